@@ -1,0 +1,57 @@
+# curvlab — the two commands:
+#   make reports   create/reuse .venv, install, run the workflow at the default scale
+#   make test      create/reuse .venv (with test extras) and run every check CI runs
+# Variables: CORES (default all), PYTHON (interpreter for the venv), TORCH (torch requirement).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+# torch is installed first and pinned, so that pip takes an existing CPU wheel where there is one
+# (as on our CI machines) instead of resolving the newest multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+SNAKEMAKE := $(BIN)/snakemake
+STAMP := $(VENV)/.curvlab-installed
+
+# Caches stay inside the project (CI machines have a read-only or shared home).
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export XDG_CACHE_HOME := $(CURDIR)/.cache
+# The shared MNIST mirror next to the checkout, when there is one (never download in CI).
+ifneq ($(wildcard ../shared/datasets),)
+export CURVLAB_DATA_MIRROR ?= $(abspath ../shared/datasets)
+endif
+
+.PHONY: install reports test lint unit workflow-checks ci-run clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,slurm]"
+	touch $@
+
+install: $(STAMP)
+
+reports: install
+	$(SNAKEMAKE) --cores $(CORES) reports/all
+
+test: install lint unit workflow-checks ci-run
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+unit: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+workflow-checks: install
+	$(SNAKEMAKE) --lint
+	$(SNAKEMAKE) -n reports/all --quiet rules
+	$(SNAKEMAKE) -n reports/all --quiet rules --configfile presets/paper.yaml
+
+# The ci preset end to end: figures, reports/claims.md and reports/index.html in a few minutes.
+ci-run: install
+	$(SNAKEMAKE) --cores 2 reports/all --configfile presets/ci.yaml
+
+clean:
+	rm -rf results reports logs .snakemake

@@ -1,0 +1,144 @@
+"""Checkable claims: each paper's statements turned into measured-vs-expected rows.
+
+A paper module exposes ``evaluate(tables..., scale) -> list[Claim]``. The rows go to
+``reports/claims.parquet`` (schema :data:`curvlab.tables.CLAIMS`, the contract external checks
+read) and ``reports/claims.md``.
+
+Expectations and tolerances come from ``papers.md`` (its "Verified by simulation" subsections
+win over the papers' text where they disagree). Where the expectation is such a measured
+correction, ``agrees_with_paper`` is False and the description says what the paper claimed: the
+row then reports that the paper's statement was contradicted, it is never loosened to pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+PAPERS = {
+    "du2018": "Du, Hu & Lee (NeurIPS 2018): layers are automatically balanced",
+    "huh2020": "Huh (ICML 2020): curvature-corrected learning dynamics",
+    "jacot2020": "Jacot, Gabriel & Hongler (ICLR 2020): the asymptotic spectrum of the Hessian",
+    "ghorbani2019": "Ghorbani, Krishnan & Xiao (ICML 2019): Hessian eigenvalue density",
+    "mori2022": "Mori, Ziyin, Liu & Ueda (ICML 2022): power-law escape rate of SGD",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    paper: str
+    claim_id: str
+    description: str
+    measured: float
+    expected: str
+    tolerance: str
+    passed: bool
+    agrees_with_paper: bool = True
+    source: str = ""
+
+
+def at_most(value: float, bound: float) -> bool:
+    return math.isfinite(value) and value <= bound
+
+
+def at_least(value: float, bound: float) -> bool:
+    return math.isfinite(value) and value >= bound
+
+
+def within(value: float, low: float, high: float) -> bool:
+    return math.isfinite(value) and low <= value <= high
+
+
+def not_measured(paper: str, claim_id: str, description: str, why: str, source: str) -> Claim:
+    """A claim whose data this run did not produce (e.g. the experiment was disabled)."""
+    return Claim(
+        paper,
+        claim_id,
+        f"{description} — not measured: {why}",
+        math.nan,
+        "-",
+        "-",
+        False,
+        True,
+        source,
+    )
+
+
+def claims_frame(claims: Iterable[Claim], scale: str) -> pd.DataFrame:
+    frame = pd.DataFrame([asdict(c) for c in claims])
+    if frame.empty:
+        frame = pd.DataFrame(columns=[f for f in Claim.__dataclass_fields__])
+    frame["scale"] = scale
+    frame["measured"] = frame["measured"].astype(float)
+    return frame[
+        [
+            "paper",
+            "claim_id",
+            "description",
+            "measured",
+            "expected",
+            "tolerance",
+            "passed",
+            "agrees_with_paper",
+            "scale",
+            "source",
+        ]
+    ]
+
+
+def format_value(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+        return f"{value:.3g}"
+    return f"{value:.4g}"
+
+
+def verdict(row: pd.Series) -> str:
+    if not math.isfinite(row["measured"]) and row["expected"] == "-":
+        return "not measured"
+    status = "PASS" if row["passed"] else "FAIL"
+    if not row["agrees_with_paper"]:
+        status += " (paper's claim contradicted)" if row["passed"] else ""
+    return status
+
+
+def to_markdown(frame: pd.DataFrame, papers: Sequence[str] | None = None) -> str:
+    """claims.md: one section per paper, one table row per claim, verdicts counted."""
+    scale = ", ".join(sorted(frame["scale"].unique())) if len(frame) else "-"
+    lines = [
+        "# Claims checked by this run",
+        "",
+        f"Scale: **{scale}**. Each row is computed from this run's Parquet tables "
+        "(`reports/claims.parquet`). *Contradicted* marks an expectation taken from a measured "
+        "correction (papers.md, 'Verified by simulation') that disagrees with the paper's text.",
+        "",
+    ]
+    for paper in papers or sorted(frame["paper"].unique()):
+        rows = frame[frame["paper"] == paper]
+        if rows.empty:
+            continue
+        n_pass = int(rows["passed"].sum())
+        lines += [
+            f"## {PAPERS.get(paper, paper)}",
+            "",
+            f"{n_pass} of {len(rows)} claims pass.",
+            "",
+            "| claim | description | measured | expected | tolerance (source) | result |",
+            "|---|---|---|---|---|---|",
+        ]
+        for _, row in rows.iterrows():
+            cells = [
+                f"`{row['claim_id']}`",
+                row["description"],
+                format_value(row["measured"]),
+                row["expected"],
+                f"{row['tolerance']} ({row['source']})" if row["source"] else row["tolerance"],
+                verdict(row),
+            ]
+            lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,215 @@
+"""``curvlab`` command line: what the workflow rules call, and tools for users.
+
+Workflow commands (each writes its outputs atomically):
+
+* ``curvlab job TASK --spec JSON --out FILE`` — run one experiment job (see :mod:`curvlab.jobs`).
+* ``curvlab concat --schema NAME --out FILE INPUT...`` — aggregate per-run tables.
+* ``curvlab plot PAPER --outdir DIR --scale NAME TABLE...`` — a paper's figures + captions.
+* ``curvlab claims PAPER --scale NAME --out FILE TABLE...`` — a paper's claims table.
+* ``curvlab claims-merge --parquet FILE --markdown FILE INPUT...`` — all papers' claims.
+* ``curvlab report --claims FILE --out FILE --config-json JSON MANIFEST...`` — index.html.
+* ``curvlab manifest --out FILE INPUT...`` — reports/all, the list of every deliverable.
+* ``curvlab data prepare NAME`` — fetch, verify and cache a dataset.
+
+Heavy imports happen inside each command, so ``curvlab --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _cmd_job(args: argparse.Namespace) -> None:
+    from curvlab.jobs import configure_logging, run_job
+
+    configure_logging()
+    run_job(args.task, json.loads(args.spec), args.out, threads=args.threads, device=args.device)
+
+
+def _cmd_concat(args: argparse.Namespace) -> None:
+    from curvlab.io import concat_tables
+    from curvlab.tables import ALL
+
+    concat_tables(args.inputs, ALL[args.schema], args.out)
+
+
+def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
+    """Read a paper's aggregated tables, keyed by their schema names."""
+    import pyarrow.parquet as pq
+
+    from curvlab.io import read_table
+    from curvlab.tables import ALL
+
+    frames = {}
+    for path in tables:
+        name = (pq.read_schema(path).metadata or {}).get(b"curvlab.schema", b"").decode()
+        if not name.startswith(paper + "."):
+            raise SystemExit(f"{path}: table {name!r} does not belong to paper {paper!r}")
+        frames[name] = read_table(path, ALL[name])
+    return frames
+
+
+def _cmd_plot(args: argparse.Namespace) -> None:
+    frames = _paper_tables(args.paper, args.tables)
+    if args.paper == "du2018":
+        from curvlab.plots.du2018 import make_figures
+
+        make_figures(
+            frames["du2018.network"], frames["du2018.factorization"], args.outdir, args.scale
+        )
+    else:  # pragma: no cover - argparse restricts choices
+        raise SystemExit(f"no figures for {args.paper}")
+
+
+def _cmd_claims(args: argparse.Namespace) -> None:
+    from curvlab.claims import claims_frame
+    from curvlab.io import provenance, write_table
+    from curvlab.tables import CLAIMS
+
+    frames = _paper_tables(args.paper, args.tables)
+    if args.paper == "du2018":
+        from curvlab.claims.du2018 import evaluate
+
+        claims = evaluate(frames["du2018.network"], frames["du2018.factorization"], args.scale)
+    else:  # pragma: no cover
+        raise SystemExit(f"no claims for {args.paper}")
+    write_table(
+        claims_frame(claims, args.scale),
+        args.out,
+        CLAIMS,
+        provenance({"paper": args.paper, "tables": list(args.tables)}),
+    )
+
+
+def _cmd_claims_merge(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from curvlab.claims import to_markdown
+    from curvlab.io import provenance, read_table, write_table, write_text_atomic
+    from curvlab.tables import CLAIMS
+
+    frame = pd.concat([read_table(p, CLAIMS) for p in args.inputs], ignore_index=True)
+    write_table(frame, args.parquet, CLAIMS, provenance({"inputs": list(args.inputs)}))
+    write_text_atomic(args.markdown, to_markdown(frame))
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from curvlab.report import build_report
+
+    config = json.loads(args.config_json) if args.config_json else None
+    build_report(args.claims, args.manifests, args.out, config=config, tables=args.tables)
+
+
+def _cmd_manifest(args: argparse.Namespace) -> None:
+    from curvlab.report import write_deliverables_manifest
+
+    write_deliverables_manifest(args.inputs, args.out)
+
+
+def _cmd_data(args: argparse.Namespace) -> None:
+    from curvlab.data import load_dataset
+
+    arrays = load_dataset(
+        args.name, root=args.root, mirror=args.mirror, download=not args.no_download
+    )
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+    print(f"{args.name}: {shapes}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="curvlab", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("job", help="run one experiment job and write its Parquet table")
+    from curvlab.jobs import TASKS
+
+    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument("--spec", required=True, help="the job's parameters as a JSON object")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=_cmd_job)
+
+    p = sub.add_parser("concat", help="concatenate per-run tables of one schema")
+    p.add_argument("--schema", required=True)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("inputs", nargs="*", type=Path)
+    p.set_defaults(func=_cmd_concat)
+
+    for name, func, text in (
+        ("plot", _cmd_plot, "draw a paper's figures from its tables"),
+        ("claims", _cmd_claims, "evaluate a paper's claims from its tables"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("paper", choices=["du2018"])
+        p.add_argument("--scale", required=True, help="preset name recorded with the results")
+        if name == "plot":
+            p.add_argument("--outdir", required=True, type=Path)
+        else:
+            p.add_argument("--out", required=True, type=Path)
+        p.add_argument("tables", nargs="+")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("claims-merge", help="merge per-paper claims into reports/claims.*")
+    p.add_argument("--parquet", required=True, type=Path)
+    p.add_argument("--markdown", required=True, type=Path)
+    p.add_argument("inputs", nargs="+", type=Path)
+    p.set_defaults(func=_cmd_claims_merge)
+
+    p = sub.add_parser("report", help="write the self-contained HTML report")
+    p.add_argument("--claims", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--config-json", help="the resolved workflow config, as JSON")
+    p.add_argument(
+        "--tables",
+        nargs="*",
+        default=[],
+        type=Path,
+        help="result tables whose provenance the report summarizes",
+    )
+    p.add_argument("manifests", nargs="+", type=Path, help="figures.json of each paper")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("manifest", help="write reports/all: every deliverable with its checksum")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("inputs", nargs="+", type=Path)
+    p.set_defaults(func=_cmd_manifest)
+
+    p = sub.add_parser("data", help="datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    q = dsub.add_parser("prepare", help="fetch (mirror or download), verify MD5 and cache arrays")
+    q.add_argument("name")
+    q.add_argument("--root", default="data")
+    q.add_argument("--mirror", default=None)
+    q.add_argument("--no-download", action="store_true")
+    q.set_defaults(func=_cmd_data)
+    return parser
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures that are the user's to fix: one clear line each, no traceback."""
+    from curvlab.config import ConfigError
+    from curvlab.data import DataError, UnknownDatasetError
+    from curvlab.io import SchemaError
+    from curvlab.jobs import SpecError
+
+    return (ConfigError, DataError, UnknownDatasetError, SchemaError, SpecError, FileNotFoundError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except _expected_errors() as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"curvlab {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Loading, merging and validating the workflow configuration.
+
+The JSON Schema (``workflow/schemas/config.schema.yaml``) is the single description of every key.
+Validation fills in defaults (recursively: every object in the schema has a default, so a
+missing section is created and then filled) and turns jsonschema's errors into one message per
+problem that names the key, what was found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names every offending key and the fix."""
+
+
+def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive overlay of mappings, as Snakemake does for ``--configfile`` (lists replace)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of keys, got {type(data).__name__}"
+        )
+    return data
+
+
+def load_config(paths: Iterable[str | Path], schema_path: str | Path) -> dict[str, Any]:
+    """Merge config files left to right and validate the result."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        config = merge(config, load_yaml(path))
+    return validate_config(config, schema_path)
+
+
+def _with_defaults(cls: type[jsonschema.protocols.Validator]) -> type:
+    """A validator class that inserts each missing property's ``default`` before checking it."""
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if name not in instance and "default" in sub:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+
+
+def _key(path: Iterable[Any]) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
+    return ".".join(parts).replace(".[", "[") or "<top level>"
+
+
+def _allowed(schema: Mapping[str, Any]) -> str:
+    """What a schema node allows, in words."""
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    parts = []
+    kind = schema.get("type")
+    if kind:
+        parts.append(kind if isinstance(kind, str) else " or ".join(kind))
+    for bound, word in (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("exclusiveMaximum", "<"),
+    ):
+        if bound in schema:
+            parts.append(f"{word} {schema[bound]}")
+    if "pattern" in schema:
+        parts.append(f"matching {schema['pattern']}")
+    if "minItems" in schema:
+        parts.append(f"at least {schema['minItems']} item(s)")
+    if schema.get("additionalProperties") is False and "properties" in schema:
+        parts.append("keys: " + ", ".join(sorted(schema["properties"])))
+    return " ".join(parts) or "see the schema"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return (
+            f"{key}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed keys are {', '.join(allowed)}"
+        )
+    if error.validator == "required":
+        return f"{key}: {error.message}"
+    description = error.schema.get("description", "")
+    found = repr(error.instance)
+    if len(found) > 80:
+        found = found[:77] + "..."
+    text = f"{key}: got {found}; allowed: {_allowed(error.schema)}"
+    if error.validator not in ("type", "enum"):
+        text += f" ({error.message})"
+    return text + (f". {description}" if description else "")
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Return a validated copy of ``config`` with defaults filled in, or raise :class:`ConfigError`."""
+    schema = load_yaml(schema_path)
+    validator_cls = _with_defaults(jsonschema.Draft202012Validator)
+    instance = copy.deepcopy(dict(config))
+    errors = sorted(
+        validator_cls(schema).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))
+    )
+    if errors:
+        lines = "\n".join(f"  - {_describe(e)}" for e in errors)
+        raise ConfigError(
+            f"invalid configuration ({len(errors)} problem(s)):\n{lines}\n"
+            "Fix these keys in config.yaml or in the file given with --configfile; every key is "
+            f"documented in {schema_path}."
+        )
+    return instance

@@ -1,0 +1,1 @@
+"""Models used by the reproductions. Each module documents the paper and parametrization it follows."""

@@ -1,0 +1,1 @@
+"""Figures, one module per paper. Figures are made from Parquet tables only."""

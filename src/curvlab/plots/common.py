@@ -1,0 +1,62 @@
+"""Shared figure conventions: seaborn style, atomic PNG + PDF output, and the caption manifest.
+
+Each paper's plot job writes its figures and one ``figures.json`` beside them listing every
+figure with its caption; the HTML report reads captions from there, so the text a reader sees
+is written by the same code that drew the figure, from the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on workers and CI
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from curvlab.io import atomic_path, write_text_atomic
+
+MANIFEST = "figures.json"
+
+
+@dataclass(frozen=True)
+class FigureRecord:
+    id: str
+    title: str
+    caption: str
+    png: str
+    pdf: str
+
+
+def setup_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 160, "savefig.bbox": "tight"})
+
+
+def save_figure(fig: plt.Figure, outdir: str | os.PathLike[str], fig_id: str) -> tuple[str, str]:
+    """Write ``<outdir>/<fig_id>.png`` and ``.pdf`` atomically; return their file names."""
+    outdir = Path(outdir)
+    names = []
+    for ext in ("png", "pdf"):
+        with atomic_path(outdir / f"{fig_id}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, metadata={"Title": fig_id} if ext == "pdf" else None)
+        names.append(f"{fig_id}.{ext}")
+    plt.close(fig)
+    return names[0], names[1]
+
+
+def write_manifest(
+    outdir: str | os.PathLike[str], paper: str, title: str, figures: list[FigureRecord]
+) -> None:
+    payload = {"paper": paper, "title": title, "figures": [asdict(f) for f in figures]}
+    write_text_atomic(Path(outdir) / MANIFEST, json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)

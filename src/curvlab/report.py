@@ -1,0 +1,167 @@
+"""The HTML report (``reports/index.html``) and the deliverables manifest (``reports/all``).
+
+The report is one page that opens from disk: a section per paper with every figure (linked
+relatively, PDF beside it) and its caption, the paper's claims with measured and expected values,
+and a provenance line (curvlab version and commit, config hash, torch version, devices, date).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from curvlab import __version__
+from curvlab.claims import PAPERS, format_value, verdict
+from curvlab.io import config_hash, git_state, read_provenance, read_table, write_text_atomic
+from curvlab.plots.common import read_manifest
+from curvlab.tables import CLAIMS
+
+STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto;
+       max-width: 1200px; padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2rem; }
+.provenance { color: #555; font-size: 0.85rem; }
+figure { margin: 1.5rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9rem; color: #333; max-width: 1000px; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 1rem 0; width: 100%; }
+th, td { border: 1px solid #ddd; padding: 0.3rem 0.5rem; vertical-align: top; text-align: left; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.pass { color: #146c2e; font-weight: 600; } .fail { color: #b00020; font-weight: 600; }
+.contradicted { color: #8a5a00; font-size: 0.8rem; display: block; }
+nav a { margin-right: 1rem; }
+"""
+
+
+def _provenance_summary(tables: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
+    """Devices, dtypes and torch versions that produced the result tables."""
+    devices, dtypes, torch_versions = set(), set(), set()
+    for path in tables:
+        record = read_provenance(path)
+        runs = record.get("aggregate_of", {path: record}).values()
+        for run in runs:
+            devices.add(str(run.get("device")))
+            dtypes.add(str(run.get("dtype")))
+            torch_versions.add(str(run.get("torch_version")))
+    return {
+        "devices": sorted(devices - {"None"}),
+        "dtypes": sorted(dtypes - {"None"}),
+        "torch": sorted(torch_versions - {"None"}),
+    }
+
+
+def provenance_line(config: dict[str, Any] | None, tables: Sequence[str | os.PathLike[str]]) -> str:
+    commit, dirty = git_state()
+    summary = _provenance_summary(tables)
+    parts = [
+        f"curvlab {__version__}",
+        f"commit {commit[:10] + ('+dirty' if dirty else '') if commit else 'unknown'}",
+        f"config {config_hash(config) if config is not None else 'unknown'}"
+        + (f" (preset {config.get('preset')})" if config else ""),
+        f"torch {', '.join(summary['torch']) or 'n/a'}",
+        f"device {', '.join(summary['devices']) or 'n/a'}",
+        f"dtype {', '.join(summary['dtypes']) or 'n/a'}",
+        datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    ]
+    return " · ".join(parts)
+
+
+def _claims_table(rows: pd.DataFrame) -> str:
+    out = [
+        "<table><thead><tr><th>claim</th><th>description</th><th>measured</th>"
+        "<th>expected</th><th>tolerance (source)</th><th>result</th></tr></thead><tbody>"
+    ]
+    for _, row in rows.iterrows():
+        result = verdict(row)
+        css = "pass" if row["passed"] else ("fail" if result != "not measured" else "")
+        note = (
+            "<span class='contradicted'>expectation contradicts the paper's text</span>"
+            if not row["agrees_with_paper"]
+            else ""
+        )
+        out.append(
+            "<tr>"
+            f"<td><code>{html.escape(row['claim_id'])}</code></td>"
+            f"<td>{html.escape(row['description'])}</td>"
+            f"<td class='num'>{html.escape(format_value(row['measured']))}</td>"
+            f"<td>{html.escape(row['expected'])}</td>"
+            f"<td>{html.escape(row['tolerance'])} ({html.escape(row['source'])})</td>"
+            f"<td><span class='{css}'>{'PASS' if row['passed'] else html.escape(result)}</span>"
+            f"{note}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def build_report(
+    claims_path: str | os.PathLike[str],
+    manifests: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    config: dict[str, Any] | None = None,
+    tables: Sequence[str | os.PathLike[str]] = (),
+) -> None:
+    out = Path(out)
+    claims = read_table(claims_path, CLAIMS)
+    sections, nav = [], []
+    for manifest_path in manifests:
+        manifest = read_manifest(manifest_path)
+        paper = manifest["paper"]
+        rel = os.path.relpath(Path(manifest_path).parent, out.parent)
+        nav.append(f"<a href='#{paper}'>{html.escape(paper)}</a>")
+        body = [f"<section id='{paper}'><h2>{html.escape(manifest['title'])}</h2>"]
+        for i, fig in enumerate(manifest["figures"], start=1):
+            src, pdf = f"{rel}/{fig['png']}", f"{rel}/{fig['pdf']}"
+            body.append(
+                f"<figure><img src='{html.escape(src)}' alt='{html.escape(fig['title'])}'>"
+                f"<figcaption><b>Figure {i}. {html.escape(fig['title'])}.</b> "
+                f"{html.escape(fig['caption'])} "
+                f"<a href='{html.escape(pdf)}'>PDF</a></figcaption></figure>"
+            )
+        rows = claims[claims["paper"] == paper]
+        n_pass = int(rows["passed"].sum())
+        body.append(f"<h3>Claims ({n_pass} of {len(rows)} pass)</h3>")
+        body.append(_claims_table(rows))
+        body.append("</section>")
+        sections.append("\n".join(body))
+    total = len(claims)
+    passed = int(claims["passed"].sum()) if total else 0
+    scale = ", ".join(sorted(claims["scale"].unique())) if total else "-"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>curvlab report</title><style>{STYLE}</style></head>
+<body>
+<h1>curvlab: reproduced figures and checked claims</h1>
+<p class="provenance">{html.escape(provenance_line(config, tables))}</p>
+<p>Scale <b>{html.escape(scale)}</b>: {passed} of {total} claims pass
+(<a href="claims.md">claims.md</a>, <a href="claims.parquet">claims.parquet</a>).
+Papers covered: {", ".join(html.escape(PAPERS.get(m, m)) for m in claims["paper"].unique())}.</p>
+<nav>{" ".join(nav)}</nav>
+{"".join(sections)}
+</body></html>
+"""
+    write_text_atomic(out, page)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_deliverables_manifest(
+    inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]
+) -> None:
+    """reports/all: every deliverable with size and SHA-256, so a run's outputs can be compared."""
+    lines = ["# curvlab deliverables: path, bytes, sha256"]
+    for path in sorted(map(Path, inputs)):
+        lines.append(f"{path}\t{path.stat().st_size}\t{_sha256(path)}")
+    write_text_atomic(out, "\n".join(lines) + "\n")

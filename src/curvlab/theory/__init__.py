@@ -1,0 +1,1 @@
+"""Closed-form predictions the figures overlay and the claims compare against."""

@@ -1,0 +1,87 @@
+"""Config schema: defaults, presets, and errors that name the key and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curvlab.config import ConfigError, load_config, merge, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_config_yaml_equals_the_schema_defaults():
+    """config.yaml documents the defaults: validating {} must give the same config."""
+    assert load_config([ROOT / "config.yaml"], SCHEMA) == validate_config({}, SCHEMA)
+
+
+@pytest.mark.parametrize("preset", ["ci", "paper"])
+def test_presets_overlay_and_validate(preset):
+    config = load_config([ROOT / "config.yaml", ROOT / "presets" / f"{preset}.yaml"], SCHEMA)
+    assert config["preset"] == preset
+
+
+def _properties(node, path=""):
+    """Every configurable key: (dotted path, schema node), following properties only."""
+    for name, sub in node.get("properties", {}).items():
+        yield f"{path}{name}", sub
+        yield from _properties(sub, f"{path}{name}.")
+
+
+def test_every_key_has_a_description_and_a_default():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defs = schema["$defs"]
+    missing = []
+    for path, node in _properties(schema):
+        resolved = {**defs[node["$ref"].rsplit("/", 1)[1]], **node} if "$ref" in node else node
+        if "description" not in resolved:
+            missing.append(f"{path}: description")
+        if "default" not in resolved:
+            missing.append(f"{path}: default")
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        (
+            {"du2018": {"network": {"steps": "many"}}},
+            r"du2018\.network\.steps: got 'many'; allowed: integer >= 1",
+        ),
+        (
+            {"du2018": {"network": {"stepz": 3}}},
+            r"du2018\.network: unknown key\(s\) 'stepz'; allowed keys are etas, inits",
+        ),
+        (
+            {"du2018": {"network": {"etas": [0.2, -1]}}},
+            r"du2018\.network\.etas\[1\]: got -1; allowed: number > 0",
+        ),
+        ({"device": "tpu"}, r"device: got 'tpu'; allowed: string matching"),
+        (
+            {"preset": "huge"},
+            r"preset: got 'huge'; allowed: one of 'default', 'ci', 'paper', 'custom'",
+        ),
+        (
+            {"du2018": {"network": {"inits": ["warm"]}}},
+            r"inits\[0\]: got 'warm'; allowed: one of 'balanced', 'unbalanced'",
+        ),
+    ],
+)
+def test_bad_values_are_named_with_what_is_allowed(overlay, expected):
+    base = load_config([ROOT / "config.yaml"], SCHEMA)
+    with pytest.raises(ConfigError, match=expected) as err:
+        validate_config(merge(base, overlay), SCHEMA)
+    assert "Fix these keys in config.yaml" in str(err.value)
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(ConfigError, match=r"2 problem\(s\)"):
+        validate_config({"device": "tpu", "du2018": {"network": {"steps": 0}}}, SCHEMA)
+
+
+def test_merge_is_recursive_and_lists_replace():
+    merged = merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": 1}

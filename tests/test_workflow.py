@@ -1,0 +1,260 @@
+"""The Snakemake workflow end to end, in a scratch copy: outputs, reruns, failure behaviour.
+
+A micro overlay keeps every job to a second or two. One completed run is shared by the tests
+that only read it; the tests that kill or change things get their own copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curvlab.io import read_table
+from curvlab.tables import CLAIMS, DU2018_FACTORIZATION, DU2018_NETWORK
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
+
+MICRO = {
+    "preset": "custom",
+    "du2018": {
+        "model": {"input_dim": 20, "hidden_dims": [8, 8], "output_dim": 3, "n_samples": 60},
+        "network": {"steps": 300, "seeds": [0]},
+        "large_eta": {"steps": 300},
+        "drift": {
+            "etas": [0.1, 0.2],
+            "horizon": 20.0,
+            "log_every": 10,
+            "neuron_every": 50,
+            "model": {"input_dim": 20, "hidden_dims": [8, 8], "n_samples": 60},
+        },
+        "factorization": {
+            "shape": [10, 8],
+            "seeds": [0],
+            "studies": {
+                "decaying": {"rank": 2, "steps": 2000, "log_every": 20},
+                "paper_schedule": {"rank": 2, "steps": 200, "log_every": 20},
+                # ησ₁ = 3 blows up: the run must be recorded as diverged, not crash the workflow.
+                "constant": {"rank": 2, "eta0s": [0.5, 3.0], "steps": 500, "log_every": 10},
+                "rank1": {"eta0s": [0.5], "steps": 300},
+            },
+        },
+    },
+}
+
+
+def make_copy(dest: Path, overlay: dict) -> Path:
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(ROOT / name, dest / name)
+    for name in ("workflow", "profiles", "envs", "presets"):
+        shutil.copytree(ROOT / name, dest / name)
+    (dest / "src").symlink_to(ROOT / "src")
+    (dest / "overlay.yaml").write_text(yaml.safe_dump(overlay))
+    return dest
+
+
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, configfiles: tuple[str, ...] = ("overlay.yaml",)
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "MPLCONFIGDIR": str(workdir / ".mpl"),
+        "XDG_CACHE_HOME": str(workdir / ".cache"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args, "--configfile", *configfiles],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+def planned(workdir: Path, *configfiles: str) -> dict[str, int]:
+    """Job counts per rule of a dry run."""
+    out = snakemake(
+        workdir,
+        "-n",
+        "reports/all",
+        "--quiet",
+        "rules",
+        configfiles=configfiles or ("overlay.yaml",),
+    ).stdout
+    counts = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    workdir = make_copy(tmp_path_factory.mktemp("wf"), MICRO)
+    snakemake(workdir, "--cores", "2", "reports/all")
+    return workdir
+
+
+def test_run_writes_every_deliverable(finished):
+    manifest = (finished / "reports" / "all").read_text().splitlines()
+    listed = {line.split("\t")[0] for line in manifest[1:]}
+    assert {"reports/index.html", "reports/claims.md", "reports/claims.parquet"} <= listed
+    figures = {p for p in listed if p.startswith("reports/figures/du2018/")}
+    assert len(figures) == 12  # six figures, PNG and PDF
+    html = (finished / "reports" / "index.html").read_text()
+    for png in (p for p in figures if p.endswith(".png")):
+        assert f"figures/du2018/{Path(png).name}" in html
+    claims = read_table(finished / "reports" / "claims.parquet", CLAIMS)
+    assert set(claims["scale"]) == {"custom"}
+    exact = claims.set_index("claim_id").loc[
+        ["identity_per_step", "identity_cumulative", "identity_neuronwise", "mf_identity_per_step"]
+    ]
+    assert exact["passed"].all(), exact
+    assert (finished / "logs" / "du2018" / "aggregate.log").exists()
+    assert list((finished / "results" / "benchmarks").rglob("*.tsv"))
+
+
+def test_diverged_run_is_recorded_and_shown(finished):
+    mf = read_table(finished / "results" / "du2018" / "factorization.parquet", DU2018_FACTORIZATION)
+    diverged = mf[mf["diverged"]]
+    assert set(diverged["eta0"]) == {3.0}
+    caption = (finished / "reports" / "figures" / "du2018" / "figures.json").read_text().lower()
+    assert "diverged" in caption and "η₀ = 3" in caption
+
+
+def test_provenance_is_in_every_result(finished):
+    table = read_table(finished / "results" / "du2018" / "network.parquet", DU2018_NETWORK)
+    runs = table.attrs["provenance"]["aggregate_of"]
+    for record in runs.values():
+        assert record["dtype"] == "float64" and record["device"] == "cpu"
+        assert record["torch_version"] and record["config_hash"] and record["wall_time_s"] > 0
+        assert record["seed"] == record["config"]["seed"]
+
+
+def test_nothing_to_do_after_a_complete_run(finished):
+    assert planned(finished) == {}
+
+
+def test_changing_a_seed_list_or_step_size_reruns_only_affected_jobs(finished):
+    seeds = {**MICRO, "du2018": {**MICRO["du2018"], "network": {"steps": 300, "seeds": [0, 1]}}}
+    (finished / "more.yaml").write_text(yaml.safe_dump(seeds))
+    counts = planned(finished, "overlay.yaml", "more.yaml")
+    assert counts["du2018_network"] == 2  # the new seed, both initializations
+    assert "du2018_factorization" not in counts
+    etas = {**MICRO, "du2018": {**MICRO["du2018"], "network": {"steps": 300, "etas": [0.2, 0.1]}}}
+    (finished / "eta.yaml").write_text(yaml.safe_dump(etas))
+    counts = planned(finished, "overlay.yaml", "eta.yaml")
+    assert counts["du2018_network"] == 2 and "du2018_factorization" not in counts
+
+
+def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path):
+    bad = {"du2018": {"network": {"steps": "many", "stepz": 1}}}
+    workdir = make_copy(tmp_path, bad)
+    result = snakemake(workdir, "-n", "reports/all", check=False)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "du2018.network.steps: got 'many'; allowed: integer >= 1" in text
+    assert "unknown key(s) 'stepz'" in text
+    assert not (workdir / "results").exists()
+
+
+def _slow_job(root):
+    """The running decaying-factorization job process under ``root``, if any."""
+    import psutil
+
+    for child in root.children(recursive=True):
+        try:
+            cmd = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if "curvlab job du2018-factorization" in cmd and '"study": "decaying"' in cmd:
+            return child
+    return None
+
+
+@pytest.mark.parametrize("victim", ["job", "everything"])
+def test_sigkill_mid_job_leaves_no_partial_output_and_resumes(tmp_path, victim):
+    """SIGKILL the running job alone (Snakemake sees it fail) or with Snakemake (power loss)."""
+    import psutil
+
+    slow = {
+        **MICRO,
+        "du2018": {
+            **MICRO["du2018"],
+            "factorization": {
+                **MICRO["du2018"]["factorization"],
+                "studies": {
+                    **MICRO["du2018"]["factorization"]["studies"],
+                    "decaying": {"rank": 2, "steps": 400000, "log_every": 1000},
+                },
+            },
+        },
+    }
+    workdir = make_copy(tmp_path, slow)
+    experiments = ("du2018_network", "du2018_factorization")
+    total = sum(planned(workdir).get(rule, 0) for rule in experiments)
+    env = {**os.environ, "MPLCONFIGDIR": str(workdir / ".mpl")}
+    # One core: while the slow job runs, every other finished job is complete and recorded.
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "1",
+            "reports/all",
+            "--configfile",
+            "overlay.yaml",
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    job = None
+    deadline = time.time() + 240
+    try:
+        while job is None and time.time() < deadline:
+            job = _slow_job(psutil.Process(proc.pid))
+            time.sleep(0.2)
+        assert job is not None, "the slow job never started"
+        time.sleep(1.0)  # let it compute for a while
+        done_before = {
+            p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("seed~*.parquet")
+        }
+        if victim == "job":
+            job.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=240) != 0  # Snakemake reports the failed job and stops
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and every job it started
+            proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    slow_outs = [p for p in (workdir / "results").rglob("seed~*.parquet") if "/decaying/" in str(p)]
+    assert slow_outs == [] and not list((workdir / "results").rglob("*.partial"))
+    if victim == "everything":
+        snakemake(workdir, "--unlock")  # a killed Snakemake leaves its lock behind
+    # The next run redoes the killed job and those not yet started, nothing that finished.
+    counts = planned(workdir)
+    assert sum(counts.get(rule, 0) for rule in experiments) == total - len(done_before)
+    snakemake(workdir, "--cores", "2", "reports/all")
+    for path, mtime in done_before.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"
+    assert planned(workdir) == {}

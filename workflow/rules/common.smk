@@ -1,0 +1,45 @@
+# Shared setup: config validation at parse time, the job table, and how rules call curvlab.
+import json
+import sys
+from pathlib import Path
+
+from snakemake.settings.types import DeploymentMethod
+
+# The workflow always runs its own checkout of the package, also when Snakemake itself was
+# installed elsewhere (e.g. a conda base environment).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from curvlab.config import validate_config
+from curvlab import sweeps
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+_validated = validate_config(config, SCHEMA)
+config.clear()
+config.update(_validated)
+
+SCALE = config["preset"]
+JOBS = sweeps.all_jobs(config)
+
+# Jobs run `python -m curvlab`: the conda environment's python under --sdm conda, otherwise the
+# interpreter running Snakemake (the project venv), whatever is first on PATH.
+PY = (
+    "python"
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    else sys.executable
+)
+CURVLAB = f"{PY} -m curvlab"
+ENV = "../../envs/curvlab.yaml"
+
+
+def job_spec(wildcards, output):
+    """The JSON spec of the experiment job that writes ``output`` (see curvlab.sweeps)."""
+    return json.dumps(JOBS[output[0]].spec, sort_keys=True)
+
+
+def job_paths(task):
+    return sorted(path for path, job in JOBS.items() if job.task == task)
+
+
+def output_dir(wildcards, output):
+    """Directory of a rule's first output (keeps paths derived from outputs, not hard-coded)."""
+    return str(Path(output[0]).parent)

@@ -1,0 +1,60 @@
+# Claims table, HTML report and the reports/all manifest over every paper.
+
+PAPER_CLAIMS = ["results/du2018/claims.parquet"]
+PAPER_FIGURES = {"du2018": rules.du2018_figures.output}
+RESULT_TABLES = [*rules.du2018_aggregate.output]
+
+
+rule claims:
+    input:
+        PAPER_CLAIMS,
+    output:
+        parquet="reports/claims.parquet",
+        markdown="reports/claims.md",
+    log:
+        "logs/report/claims.log",
+    conda:
+        ENV
+    params:
+        curvlab=CURVLAB,
+    shell:
+        "{params.curvlab} claims-merge --parquet {output.parquet:q} --markdown {output.markdown:q}"
+        " {input:q} > {log:q} 2>&1"
+
+
+rule html_report:
+    input:
+        claims=rules.claims.output.parquet,
+        manifests=[figs.manifest for figs in PAPER_FIGURES.values()],
+        figures=[figs.figures for figs in PAPER_FIGURES.values()],
+        tables=RESULT_TABLES,
+    output:
+        "reports/index.html",
+    log:
+        "logs/report/index.log",
+    conda:
+        ENV
+    params:
+        curvlab=CURVLAB,
+        config=json.dumps(config, sort_keys=True),
+    shell:
+        "{params.curvlab} report --claims {input.claims:q} --out {output:q}"
+        " --config-json {params.config:q} --tables {input.tables:q} -- {input.manifests:q}"
+        " > {log:q} 2>&1"
+
+
+rule deliverables:
+    input:
+        rules.claims.output,
+        rules.html_report.output,
+        [figs.figures for figs in PAPER_FIGURES.values()],
+    output:
+        "reports/all",
+    log:
+        "logs/report/all.log",
+    conda:
+        ENV
+    params:
+        curvlab=CURVLAB,
+    shell:
+        "{params.curvlab} manifest --out {output:q} {input:q} > {log:q} 2>&1"
