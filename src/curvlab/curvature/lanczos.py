@@ -1,0 +1,109 @@
+"""Lanczos tridiagonalization, k independent runs in lock-step, float64, full reorthogonalization.
+
+For a symmetric A (P × P) and a start vector q₁, m steps of Lanczos build an orthonormal basis
+Q_m = [q₁ … q_m] of the Krylov space and the tridiagonal T_m = Q_mᵀ A Q_m with diagonal
+α₁…α_m and off-diagonal β₁…β_{m−1}. Running k draws in lock-step means every step applies A
+to a P × k block, i.e. one pass over the data serves all k draws; the k recurrences stay
+independent (this is not block Lanczos).
+
+Full reorthogonalization (classical Gram–Schmidt, applied twice) against all previous vectors
+keeps Q_m orthonormal to ~1e-15, which Ritz pairs and outlier counts need; it costs O(m²P) per
+draw and stores the m vectors of every draw. A run that breaks down (β_j ≈ 0: the Krylov space
+is invariant, T_j is then exact) stops at that length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+MatMat = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class LanczosResult:
+    """Tridiagonals of k runs: ``alpha`` (k, m), ``beta`` (k, m−1), valid ``lengths`` (k,).
+
+    Entries beyond a run's length are zero. ``vectors`` (k, m, P) when requested.
+    """
+
+    alpha: Tensor
+    beta: Tensor
+    lengths: Tensor
+    vectors: Tensor | None = None
+
+    def tridiagonal(self, draw: int) -> Tensor:
+        m = int(self.lengths[draw])
+        a, b = self.alpha[draw, :m], self.beta[draw, : m - 1]
+        return torch.diag(a) + torch.diag(b, 1) + torch.diag(b, -1)
+
+    def ritz(self, draw: int) -> tuple[Tensor, Tensor]:
+        """Ritz values θ (ascending) and eigenvectors S of T for one draw."""
+        return torch.linalg.eigh(self.tridiagonal(draw))
+
+
+def rademacher(dim: int, count: int, seed: int, device: torch.device | str = "cpu") -> Tensor:
+    """(dim, count) float64 matrix of ±1 entries from a generator seeded with ``seed``."""
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    signs = torch.randint(0, 2, (dim, count), generator=gen, dtype=torch.int8) * 2 - 1
+    return signs.to(device=device, dtype=torch.float64)
+
+
+def lanczos(
+    matmat: MatMat,
+    start: Tensor,
+    steps: int,
+    *,
+    reorthogonalize: bool = True,
+    return_vectors: bool = False,
+    breakdown_tol: float = 1e-12,
+) -> LanczosResult:
+    """Run ``steps`` Lanczos iterations from each column of ``start`` (P, k), in lock-step.
+
+    ``matmat`` maps a float64 (P, k') block to A times it. Without reorthogonalization only the
+    last two vectors are kept (the plain three-term recurrence).
+    """
+    start = start.to(torch.float64)
+    dim, k = start.shape
+    steps = min(int(steps), dim)
+    device = start.device
+    alpha = torch.zeros(k, steps, dtype=torch.float64, device=device)
+    beta = torch.zeros(k, max(steps - 1, 0), dtype=torch.float64, device=device)
+    lengths = torch.full((k,), steps, dtype=torch.long, device=device)
+    keep_all = reorthogonalize or return_vectors
+    basis = torch.zeros(k, steps, dim, dtype=torch.float64, device=device) if keep_all else None
+    active = torch.ones(k, dtype=torch.bool, device=device)
+
+    q = start / start.norm(dim=0, keepdim=True)  # (P, k)
+    q_prev = torch.zeros_like(q)
+    b_prev = torch.zeros(k, dtype=torch.float64, device=device)
+    for j in range(steps):
+        if basis is not None:
+            basis[:, j] = q.T
+        idx = active.nonzero().flatten()
+        w = torch.zeros_like(q)
+        w[:, idx] = matmat(q[:, idx].contiguous())  # stopped runs cost nothing
+        a = (q * w).sum(0)
+        alpha[idx, j] = a[idx]
+        w = w - a * q - b_prev * q_prev
+        if reorthogonalize:
+            for _ in range(2):  # "twice is enough" (Giraud et al.)
+                coeff = torch.einsum("kjp,pk->kj", basis[:, : j + 1], w)
+                w = w - torch.einsum("kjp,kj->pk", basis[:, : j + 1], coeff)
+        if j == steps - 1:
+            break
+        b = w.norm(dim=0)
+        scale = alpha[:, : j + 1].abs().amax(dim=1).clamp_min(1.0)
+        broke = active & (b <= breakdown_tol * scale)
+        lengths[broke] = j + 1
+        active &= ~broke
+        if not active.any():
+            break
+        beta[:, j] = torch.where(active, b, torch.zeros_like(b))
+        q_prev, q = q, torch.where(active, w / b.clamp_min(1e-300), q)
+        b_prev = beta[:, j]
+    vectors = basis if return_vectors else None
+    return LanczosResult(alpha, beta, lengths.cpu(), vectors)

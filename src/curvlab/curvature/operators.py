@@ -1,0 +1,390 @@
+"""Curvature matrices of an empirical risk as linear operators on flat parameter vectors.
+
+Notation. A model f(x; θ) with P trainable parameters θ, a loss ℓ(f(x), y) averaged over a batch
+(``loss_fn(outputs, targets)``), and a dataset of fixed batches {(X_b, Y_b)} with N samples in
+all. The empirical risk is
+
+    L(θ) = Σ_b (n_b / N) · loss_fn(f(X_b; θ), Y_b),
+
+so batches are weighted by their size, not counted (uneven last batches are exact). Operators:
+
+* :class:`HessianOperator` — H = ∇²L(θ).
+* :class:`GGNOperator` — the generalized Gauss–Newton G = Σ_b (n_b/N) J_bᵀ (∇²_f ℓ) J_b, with
+  J_b = ∂f(X_b)/∂θ (for MSE this is the "I" of Jacot et al., the "Hessian+" of Huh).
+* :class:`EmpiricalFisherOperator` — F = (1/N) Σ_μ ∇ℓ_μ ∇ℓ_μᵀ, the uncentred second moment of
+  per-sample gradients.
+* :class:`NoiseCovarianceOperator` — the covariance of a size-B SGD gradient under sampling
+  with replacement, Σ = (1/B)[F − ∇L ∇Lᵀ]; ``B · trace`` is the noise strength 𝒩 of Mori et al.
+
+Every operator applies to a vector (P,) or a batch of vectors (P, k) with ``@``; a batch is
+pushed through the model together (``torch.func.vmap``), so one pass over the data serves all k
+vectors. Products are computed in the operator's ``dtype`` (float32 or float64) and accumulated
+over batches in float64. Hessian products use forward-over-reverse differentiation
+(``jvp(grad(L))``) with a double-backward fallback (``method="double_backward"``) for operations
+that lack forward-mode derivatives.
+
+Which network a curvature matrix belongs to matters for BatchNorm: ``mode="eval"`` uses running
+statistics (a fixed function of each input), ``mode="train"`` uses each batch's own statistics
+without updating the running ones. Either way the operator must not change between products: a
+determinism check (two passes over the data must give the same loss and gradient) runs before
+the operator is used, as curvlinops does, and fails with a message naming the usual causes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad, jvp, vjp, vmap
+
+from curvlab.curvature.params import ParameterSpace
+
+Batch = tuple[Any, Tensor]
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+_BATCHNORM = (nn.modules.batchnorm._BatchNorm,)
+
+
+class NonDeterministicError(RuntimeError):
+    """Two passes over the data disagree, so Krylov methods would see a changing matrix."""
+
+
+class CurvatureOperator:
+    """A symmetric P × P linear operator acting on flat parameter vectors.
+
+    Subclasses implement :meth:`matmat` on a (P, k) float64 matrix. ``op @ v`` accepts (P,) or
+    (P, k) and returns float64 on the operator's device.
+    """
+
+    def __init__(self, dim: int, device: torch.device | str = "cpu") -> None:
+        self.dim = int(dim)
+        self.device = torch.device(device)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.dim, self.dim)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float64
+
+    def matmat(self, vectors: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __matmul__(self, x: Tensor) -> Tensor:
+        x = torch.as_tensor(x, device=self.device, dtype=torch.float64)
+        if x.ndim == 1:
+            return self.matmat(x[:, None])[:, 0]
+        if x.ndim == 2:
+            return self.matmat(x)
+        raise ValueError(f"expected a vector (P,) or matrix (P, k), got shape {tuple(x.shape)}")
+
+    def to_dense(self, chunk: int = 64) -> Tensor:
+        """The explicit P × P matrix, one chunk of unit vectors at a time (small P only)."""
+        eye = torch.eye(self.dim, dtype=torch.float64, device=self.device)
+        return torch.cat([self.matmat(eye[:, i : i + chunk]) for i in range(0, self.dim, chunk)], 1)
+
+
+class DenseOperator(CurvatureOperator):
+    """An explicit symmetric matrix as an operator (closed forms, tests, small problems)."""
+
+    def __init__(self, matrix: Tensor) -> None:
+        matrix = torch.as_tensor(matrix, dtype=torch.float64)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"expected a square matrix, got shape {tuple(matrix.shape)}")
+        super().__init__(matrix.shape[0], matrix.device)
+        self.matrix = matrix
+
+    def matmat(self, vectors: Tensor) -> Tensor:
+        return self.matrix @ vectors
+
+
+def _sample_count(inputs: Any) -> int:
+    if isinstance(inputs, Tensor):
+        return int(inputs.shape[0])
+    if isinstance(inputs, (tuple, list)):
+        return _sample_count(inputs[0])
+    if isinstance(inputs, dict):
+        return _sample_count(next(iter(inputs.values())))
+    raise TypeError(f"cannot count samples of inputs of type {type(inputs).__name__}")
+
+
+def _to(data: Any, device: torch.device, dtype: torch.dtype | None) -> Any:
+    """Move (and cast floating tensors of) a nested batch structure."""
+    if isinstance(data, Tensor):
+        if dtype is not None and data.is_floating_point():
+            return data.to(device=device, dtype=dtype)
+        return data.to(device=device)
+    if isinstance(data, (tuple, list)):
+        return type(data)(_to(d, device, dtype) for d in data)
+    if isinstance(data, dict):
+        return {k: _to(v, device, dtype) for k, v in data.items()}
+    return data
+
+
+class EmpiricalRiskOperator(CurvatureOperator):
+    """Common machinery: parameters, batches and their weights, mode, dtype, determinism.
+
+    Args:
+        model: the network; it is not modified (a float64 copy is made if ``dtype`` asks).
+        loss_fn: ``loss_fn(outputs, targets)`` → the mean loss over the batch.
+        batches: a sequence of ``(inputs, targets)``, iterated in order on every product.
+        params: names of the parameters to differentiate (default: all trainable ones).
+        mode: ``"eval"`` or ``"train"`` (BatchNorm batch statistics, running stats frozen).
+        dtype: dtype in which products are computed (default: the model's); accumulation over
+            batches is always float64.
+        check_deterministic: run two passes and require the same loss and gradient.
+        max_vectors: how many vectors are pushed through the model at once (memory bound).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        batches: Sequence[Batch],
+        *,
+        params: Sequence[str] | None = None,
+        mode: str = "eval",
+        dtype: torch.dtype | None = None,
+        check_deterministic: bool = True,
+        max_vectors: int = 32,
+    ) -> None:
+        if mode not in ("eval", "train"):
+            raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
+        first = next(iter(model.parameters()))
+        self.compute_dtype = dtype or first.dtype
+        if self.compute_dtype != first.dtype:
+            model = copy.deepcopy(model).to(self.compute_dtype)
+        self.model = model
+        self.loss_fn = loss_fn
+        self.mode = mode
+        self.space = ParameterSpace.of(model, params)
+        super().__init__(self.space.dim, first.device)
+        self.params = self.space.values(model)
+        self.buffers = {n: b.detach() for n, b in model.named_buffers()}
+        self.batches = [
+            (_to(x, self.device, self.compute_dtype), _to(y, self.device, self.compute_dtype))
+            for x, y in batches
+        ]
+        if not self.batches:
+            raise ValueError("no batches: the empirical risk needs at least one (inputs, targets)")
+        self.num_data = sum(_sample_count(x) for x, _ in self.batches)
+        self.max_vectors = max_vectors
+        if check_deterministic:
+            self.check_deterministic()
+
+    # ----------------------------------------------------------------------- model access
+
+    @contextlib.contextmanager
+    def _model_mode(self) -> Iterator[None]:
+        """Put the model in the operator's mode; in train mode freeze BN running statistics."""
+        was_training = self.model.training
+        bns = [m for m in self.model.modules() if isinstance(m, _BATCHNORM)]
+        tracking = [m.track_running_stats for m in bns]
+        self.model.train(self.mode == "train")
+        if self.mode == "train":
+            for m in bns:
+                m.track_running_stats = False  # batch statistics, no running-stat updates
+        try:
+            yield
+        finally:
+            for m, t in zip(bns, tracking, strict=True):
+                m.track_running_stats = t
+            self.model.train(was_training)
+
+    def _forward(self, params: dict[str, Tensor], inputs: Any) -> Tensor:
+        # Parameters not in ``params`` (frozen ones) keep the module's own values.
+        return functional_call(self.model, (params, self.buffers), (inputs,))
+
+    def _loss(self, params: dict[str, Tensor], inputs: Any, targets: Tensor) -> Tensor:
+        return self.loss_fn(self._forward(params, inputs), targets)
+
+    def _weights(self) -> Iterator[tuple[float, Any, Tensor]]:
+        for inputs, targets in self.batches:
+            yield _sample_count(inputs) / self.num_data, inputs, targets
+
+    # ----------------------------------------------------------------------- first order
+
+    def loss_and_gradient(self) -> tuple[float, Tensor]:
+        """L(θ) and ∇L(θ) over all batches (float64 accumulation)."""
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        gradient = torch.zeros(self.dim, dtype=torch.float64, device=self.device)
+        with self._model_mode():
+            for weight, inputs, targets in self._weights():
+                g, value = torch.func.grad_and_value(self._loss)(self.params, inputs, targets)
+                total += weight * value.double()
+                gradient += weight * self.space.flatten(g).double()
+        return float(total), gradient
+
+    def gradient(self) -> Tensor:
+        return self.loss_and_gradient()[1]
+
+    def check_deterministic(self) -> None:
+        loss1, grad1 = self.loss_and_gradient()
+        loss2, grad2 = self.loss_and_gradient()
+        rtol = 1e-10 if self.compute_dtype == torch.float64 else 5e-5
+        scale = float(grad1.norm())
+        if (
+            abs(loss1 - loss2) > rtol * abs(loss1) + 1e-12
+            or float((grad1 - grad2).norm()) > rtol * scale + 1e-12
+        ):
+            raise NonDeterministicError(
+                "two passes over the data gave different losses or gradients "
+                f"(loss {loss1!r} vs {loss2!r}); Krylov methods need a fixed matrix. Usual "
+                "causes: dropout or BatchNorm updating statistics (use mode='eval'), data "
+                "augmentation or shuffling inside the batches, or non-deterministic GPU kernels."
+            )
+
+    # ----------------------------------------------------------------------- products
+
+    def _batch_matmat(self, inputs: Any, targets: Tensor, tangents: dict[str, Tensor]) -> dict:
+        raise NotImplementedError
+
+    def matmat(self, vectors: Tensor) -> Tensor:
+        if vectors.shape[0] != self.dim:
+            raise ValueError(f"vectors have {vectors.shape[0]} rows, the operator {self.dim}")
+        out = torch.zeros(vectors.shape, dtype=torch.float64, device=self.device)
+        with self._model_mode():
+            for start in range(0, vectors.shape[1], self.max_vectors):
+                block = vectors[:, start : start + self.max_vectors].to(self.compute_dtype)
+                tangents = self.space.unflatten(block)
+                for weight, inputs, targets in self._weights():
+                    result = self._batch_matmat(inputs, targets, tangents)
+                    out[:, start : start + block.shape[1]] += (
+                        weight * self.space.flatten(result, batched=True).double()
+                    )
+        return out
+
+
+class HessianOperator(EmpiricalRiskOperator):
+    """H = ∇²L(θ).
+
+    ``method``: ``"jvp"`` (forward-over-reverse, the fast path), ``"double_backward"``
+    (reverse-over-reverse, for operations without forward-mode derivatives) or ``"auto"``
+    (forward-over-reverse, switching to reverse-over-reverse for good if the first product
+    fails for lack of forward-mode support; ``method_used`` records the outcome). torch 2.13's
+    ``F.mse_loss`` is such a case: its forward-over-reverse derivative raises "ZeroTensors are
+    immutable"; a hand-written ``((out - y) ** 2).mean()`` keeps the fast path.
+    """
+
+    def __init__(self, *args: Any, method: str = "auto", **kwargs: Any) -> None:
+        if method not in ("auto", "jvp", "double_backward"):
+            raise ValueError(f"method must be 'auto', 'jvp' or 'double_backward', got {method!r}")
+        self.method = method
+        self.method_used = "double_backward" if method == "double_backward" else "jvp"
+        super().__init__(*args, **kwargs)
+
+    def _batch_matmat(self, inputs: Any, targets: Tensor, tangents: dict[str, Tensor]) -> dict:
+        gradient = grad(lambda p: self._loss(p, inputs, targets))
+        if self.method_used == "jvp":
+            try:
+                return vmap(lambda t: jvp(gradient, (self.params,), (t,))[1])(tangents)
+            except (RuntimeError, NotImplementedError) as err:
+                forward_mode_gap = "ZeroTensors are immutable" in str(err) or "forward AD" in str(
+                    err
+                )
+                if self.method != "auto" or not forward_mode_gap:
+                    raise
+                warnings.warn(
+                    f"forward-mode AD failed ({str(err).splitlines()[0][:80]}); using "
+                    "reverse-over-reverse Hessian products from now on",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                self.method_used = "double_backward"
+        # Reverse-over-reverse: H is symmetric, so H t = (∂∇L/∂θ)ᵀ t is a vjp of the gradient.
+        _, pullback = vjp(gradient, self.params)
+        return vmap(lambda t: pullback(t)[0])(tangents)
+
+
+class GGNOperator(EmpiricalRiskOperator):
+    """G = Σ_b (n_b/N) J_bᵀ ∇²_f ℓ J_b (positive semi-definite for convex losses)."""
+
+    def _batch_matmat(self, inputs: Any, targets: Tensor, tangents: dict[str, Tensor]) -> dict:
+        outputs, pullback = vjp(lambda p: self._forward(p, inputs), self.params)
+        # ∇²_f ℓ by reverse-over-reverse on the (small) output space: robust for every loss.
+        _, loss_hvp = vjp(grad(lambda out: self.loss_fn(out, targets)), outputs)
+
+        def ggn_vp(tangent: dict[str, Tensor]) -> dict[str, Tensor]:
+            jv = jvp(lambda p: self._forward(p, inputs), (self.params,), (tangent,))[1]
+            return pullback(loss_hvp(jv)[0])[0]
+
+        return vmap(ggn_vp)(tangents)
+
+
+class EmpiricalFisherOperator(EmpiricalRiskOperator):
+    """F = (1/N) Σ_μ g_μ g_μᵀ with per-sample gradients g_μ = ∇_θ ℓ(f(x_μ), y_μ).
+
+    Per-sample gradients are computed ``sample_chunk`` samples at a time with ``vmap(grad)``.
+    BatchNorm in train mode couples the samples of a batch, so per-sample gradients (and this
+    operator) require ``mode="eval"`` for networks with BatchNorm.
+    """
+
+    def __init__(self, *args: Any, sample_chunk: int = 128, **kwargs: Any) -> None:
+        self.sample_chunk = sample_chunk
+        super().__init__(*args, **kwargs)
+        has_bn = any(isinstance(m, _BATCHNORM) for m in self.model.modules())
+        if has_bn and self.mode == "train":
+            raise ValueError("per-sample gradients of a BatchNorm network need mode='eval'")
+
+    def _per_sample_grads(self, inputs: Tensor, targets: Tensor) -> Iterator[Tensor]:
+        """Per-sample gradients as (P, c) float64 matrices, c ≤ ``sample_chunk``."""
+
+        def sample_loss(params: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+            return self._loss(params, x.unsqueeze(0), y.unsqueeze(0))
+
+        per_sample = vmap(grad(sample_loss), in_dims=(None, 0, 0))
+        for start in range(0, _sample_count(inputs), self.sample_chunk):
+            chunk = slice(start, start + self.sample_chunk)
+            g = per_sample(self.params, inputs[chunk], targets[chunk])
+            yield self.space.flatten(g, batched=True).double()
+
+    def matmat(self, vectors: Tensor) -> Tensor:
+        out = torch.zeros(vectors.shape, dtype=torch.float64, device=self.device)
+        with self._model_mode():
+            for inputs, targets in self.batches:
+                for g in self._per_sample_grads(inputs, targets):
+                    out += g @ (g.T @ vectors)
+        return out / self.num_data
+
+    def per_sample_sq_norms_mean(self) -> float:
+        """(1/N) Σ_μ ‖g_μ‖² = Tr F, without forming F."""
+        total = 0.0
+        with self._model_mode():
+            for inputs, targets in self.batches:
+                for g in self._per_sample_grads(inputs, targets):
+                    total += float((g * g).sum())
+        return total / self.num_data
+
+    def trace(self) -> float:
+        return self.per_sample_sq_norms_mean()
+
+
+class NoiseCovarianceOperator(EmpiricalFisherOperator):
+    """Σ = (1/B)[(1/N) Σ_μ g_μ g_μᵀ − ∇L ∇Lᵀ]: covariance of a size-B minibatch gradient.
+
+    ``noise_strength()`` is 𝒩 = (1/N) Σ_μ ‖g_μ‖² − ‖∇L‖² = B · Tr Σ, exactly as Mori et al.
+    define it (with the −‖∇L‖² term).
+    """
+
+    def __init__(self, *args: Any, batch_size: int = 1, **kwargs: Any) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.batch_size = batch_size
+        super().__init__(*args, **kwargs)
+        self.mean_gradient = self.gradient()
+
+    def matmat(self, vectors: Tensor) -> Tensor:
+        g = self.mean_gradient[:, None]
+        return (super().matmat(vectors) - g @ (g.T @ vectors)) / self.batch_size
+
+    def noise_strength(self) -> float:
+        return self.per_sample_sq_norms_mean() - float(self.mean_gradient @ self.mean_gradient)
+
+    def trace(self) -> float:
+        return self.noise_strength() / self.batch_size
