@@ -274,3 +274,15 @@ def test_operators_are_symmetric_linear_and_shape_preserving(operators, seed, a,
         assert torch.allclose(op @ block, torch.stack([op @ c for c in block.T], 1), atol=1e-12)
         assert float(u @ (op @ v)) == pytest.approx(float(v @ (op @ u)), rel=1e-10, abs=1e-12)
         assert torch.allclose(op @ (a * u + b * v), a * (op @ u) + b * (op @ v), atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_linearized_products_equal_the_plain_ones(kind):
+    model = mlp() if kind == "mlp" else cnn()
+    batches = data(kind)
+    plain = HessianOperator(model, mse, batches)
+    cached = HessianOperator(model, mse, batches, linearize=True)
+    block = torch.randn(plain.dim, 3)
+    assert rel_err(cached @ block, plain @ block) < 1e-12
+    assert rel_err(cached @ block[:, 0], plain @ block[:, 0]) < 1e-12  # reused maps
+    assert len(cached._linear_maps) == len(batches)

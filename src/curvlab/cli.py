@@ -11,6 +11,12 @@ Workflow commands (each writes its outputs atomically):
 * ``curvlab manifest --out FILE INPUT...`` — reports/all, the list of every deliverable.
 * ``curvlab data prepare NAME`` — fetch, verify and cache a dataset.
 
+Curvature tools for any model (see :mod:`curvlab.curvature_cli`):
+
+* ``curvlab slq --model MODULE:FUNCTION --steps M --draws K --seed S --out FILE.parquet``
+* ``curvlab moments --model MODULE:FUNCTION --max-k 4 --probes P --seed S --out FILE.parquet``
+* ``curvlab topk --model MODULE:FUNCTION --k K --out FILE.parquet``
+
 Heavy imports happen inside each command, so ``curvlab --help`` is instant.
 """
 
@@ -120,6 +126,14 @@ def _cmd_data(args: argparse.Namespace) -> None:
     print(f"{args.name}: {shapes}")
 
 
+def _cmd_curvature(args: argparse.Namespace) -> None:
+    from curvlab.curvature_cli import run
+    from curvlab.jobs import configure_logging
+
+    configure_logging()
+    run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curvlab", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("inputs", nargs="+", type=Path)
     p.set_defaults(func=_cmd_manifest)
+
+    from curvlab.curvature_cli import add_arguments
+
+    for name, text in (
+        ("slq", "spectral density by stochastic Lanczos quadrature: columns draw, node, weight"),
+        ("moments", "Hutchinson estimates of Tr(A^k): columns k, estimate, stderr"),
+        ("topk", "top eigenvalues with Ritz residuals: columns index, eigenvalue, residual"),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        add_arguments(p, name)
+        p.set_defaults(func=_cmd_curvature)
 
     p = sub.add_parser("data", help="datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)

@@ -85,4 +85,47 @@ CLAIMS = TableSchema(
     ),
 )
 
-ALL = {s.name: s for s in (DU2018_NETWORK, DU2018_FACTORIZATION, CLAIMS)}
+CURVATURE_SLQ = TableSchema(
+    name="curvature.slq",
+    description=(
+        "Stochastic Lanczos quadrature of a curvature matrix: Gauss-quadrature nodes (Ritz "
+        "values) and weights of each draw; the weights of a draw sum to 1. Raw, never smoothed."
+    ),
+    columns=(
+        Column("draw", "int64", "index of the Rademacher start vector"),
+        Column("node", "float64", "quadrature node θ_j (an eigenvalue estimate)"),
+        Column("weight", "float64", "quadrature weight w_j"),
+    ),
+)
+
+CURVATURE_MOMENTS = TableSchema(
+    name="curvature.moments",
+    description="Hutchinson estimates of Tr(A^k) (not normalized by the dimension).",
+    columns=(
+        Column("k", "int64", "power k"),
+        Column("estimate", "float64", "estimate of Tr(A^k)"),
+        Column("stderr", "float64", "standard error over probes"),
+    ),
+)
+
+CURVATURE_TOPK = TableSchema(
+    name="curvature.topk",
+    description="Top eigenvalues by Lanczos with full reorthogonalization, largest first.",
+    columns=(
+        Column("index", "int64", "0 = largest"),
+        Column("eigenvalue", "float64", "Ritz value"),
+        Column("residual", "float64", "‖A y − θ y‖ of the unit Ritz vector y"),
+    ),
+)
+
+ALL = {
+    s.name: s
+    for s in (
+        DU2018_NETWORK,
+        DU2018_FACTORIZATION,
+        CLAIMS,
+        CURVATURE_SLQ,
+        CURVATURE_MOMENTS,
+        CURVATURE_TOPK,
+    )
+}

@@ -263,29 +263,35 @@ def large_eta_claims(net: pd.DataFrame) -> list[Claim]:
 
 
 def drift_claims(net: pd.DataFrame, scale: str) -> list[Claim]:
+    """Total drift of D_1 over a fixed gradient-flow time, per η, divided by η (papers.md §3.7).
+
+    D_1 is the pair the verification measured; the other pairs drift one to two orders of
+    magnitude less, so their relative spread is rounding of a near-zero quantity (they are shown
+    in the figure).
+    """
     runs = net[(net["experiment"] == "drift") & ~net["diverged"]]
     cid = "drift_order_eta"
-    description = "Total drift of D_h over a fixed gradient-flow time is O(η)"
+    description = "Total drift of D_1 over a fixed gradient-flow time is O(η)"
     if runs.empty:
         return [not_measured(PAPER, cid, description, "drift experiment disabled", SRC)]
     spread = 0.0
-    for _, group in runs.groupby(["init", "seed"]):
+    values_text = []
+    for (init, _seed), group in runs.groupby(["init", "seed"]):
         per_eta = {}
         for key, w in _runs(group, ["eta"]):
-            per_eta[key["eta"]] = {
-                h: abs(_d(w, h).iloc[-1] - _d(w, h).iloc[0]) / key["eta"] for h in _pairs(w)
-            }
+            d = _d(w, 1)
+            per_eta[key["eta"]] = abs(d.iloc[-1] - d.iloc[0]) / key["eta"]
         if len(per_eta) < 2:
             continue
-        for h in next(iter(per_eta.values())):
-            values = np.array([v[h] for v in per_eta.values()])
-            spread = max(spread, float((values.max() - values.min()) / values.mean()))
-    note = "" if scale != "ci" else " (tolerance measured at the default scale)"
+        values = np.array(list(per_eta.values()))
+        spread = max(spread, float((values.max() - values.min()) / values.mean()))
+        values_text.append(f"{init}: " + ", ".join(f"{v:.4g}" for v in values))
+    note = "" if scale != "ci" else "; tolerance measured at the default scale"
     return [
         _claim(
             cid,
-            f"{description}: max over inits and pairs of the relative spread of "
-            f"|D_h(T) − D_h(0)|/η across η{note}",
+            f"{description}: max over inits of the relative spread of |D_1(T) − D_1(0)|/η across η "
+            f"({'; '.join(values_text)}{note})",
             spread,
             "≤ 0.10",
             "≤ 10%",
@@ -432,23 +438,23 @@ def factorization_claims(mf: pd.DataFrame, scale: str) -> list[Claim]:
 
     constant = _mf_runs(mf, "constant")
     if constant:
-        reduction = max(
-            1
-            - float(
-                (w["u_sq_norm"] - w["v_sq_norm"]).iloc[-1]
-                / (w["u_sq_norm"] - w["v_sq_norm"]).iloc[0]
-            )
-            for _, w in constant
-        )
+        reduction = {}
+        for key, w in constant:
+            imbalance = w["u_sq_norm"] - w["v_sq_norm"]
+            reduction.setdefault(key["eta0"], []).append(1 - imbalance.iloc[-1] / imbalance.iloc[0])
+        smallest, largest = min(reduction), max(reduction)
+        kept = max(abs(r) for r in reduction[smallest])
+        partial = max(reduction[largest])
         claims.append(
             _claim(
                 "mf_constant_partial_rebalance",
-                "Constant steps from the unbalanced init reduce the imbalance only partly: max "
-                "fractional reduction of ‖U‖² − ‖V‖² over ησ₁",
-                reduction,
-                "in (0, 0.5]",
-                "(0, 0.5] (papers.md §3.7 item 8: up to 39%)",
-                0 < reduction <= 0.5,
+                "Constant steps from the unbalanced init: at the smallest step the imbalance "
+                f"‖U‖² − ‖V‖² is kept (max |reduction| {kept:.3g} at ησ₁ = {smallest:g}); only the "
+                f"largest step reduces it, and only partly (max reduction at ησ₁ = {largest:g} shown)",
+                partial,
+                "kept (< 0.05) at the smallest step; 0 < reduction < 1 at the largest",
+                "papers.md §3.7 item 8: ησ₁ = 0.5 reduces it by up to 39%",
+                kept < 0.05 and 0 < partial < 1 and len(reduction) > 1,
                 agrees=False,
             )
         )
