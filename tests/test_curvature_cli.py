@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-PROBLEM = '''
+PROBLEM = """
 import torch
 from torch import nn
 
@@ -21,7 +21,7 @@ def problem():
     model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
     x, y = torch.randn(50, 6), torch.randint(0, 3, (50,))
     return model, nn.CrossEntropyLoss(), [(x[:32], y[:32]), (x[32:], y[32:])]
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,20 @@ def workdir(tmp_path_factory) -> Path:
 def curvlab(workdir: Path, *args: str) -> pd.DataFrame:
     out = workdir / "out.parquet"
     result = subprocess.run(
-        [sys.executable, "-m", "curvlab", *args, "--model", "userproblem:problem", "--out", str(out)],
-        cwd=workdir, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "curvlab",
+            *args,
+            "--model",
+            "userproblem:problem",
+            "--out",
+            str(out),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
     )
     assert result.returncode == 0, result.stderr

@@ -161,6 +161,19 @@ def test_changing_a_seed_list_or_step_size_reruns_only_affected_jobs(finished):
     assert counts["du2018_network"] == 2 and "du2018_factorization" not in counts
 
 
+def test_changing_a_setting_not_in_the_path_reruns_exactly_the_jobs_that_use_it(finished):
+    """Specs are tracked params: a changed width or matrix shape reruns its jobs only."""
+    wider = {"du2018": {"model": {"hidden_dims": [9, 9]}}}
+    (finished / "wider.yaml").write_text(yaml.safe_dump(wider))
+    counts = planned(finished, "overlay.yaml", "wider.yaml")
+    # main (2 inits) + large-η (1) runs use du2018.model; the drift runs override the widths.
+    assert counts["du2018_network"] == 3 and "du2018_factorization" not in counts
+    shape = {"du2018": {"factorization": {"shape": [9, 8]}}}
+    (finished / "shape.yaml").write_text(yaml.safe_dump(shape))
+    counts = planned(finished, "overlay.yaml", "shape.yaml")
+    assert counts["du2018_factorization"] == 6 and "du2018_network" not in counts  # all MF runs
+
+
 def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path):
     bad = {"du2018": {"network": {"steps": "many", "stepz": 1}}}
     workdir = make_copy(tmp_path, bad)

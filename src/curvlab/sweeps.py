@@ -31,6 +31,13 @@ def _num(value: float) -> str:
 # --------------------------------------------------------------------------- du2018
 
 DU2018_EXPERIMENTS = ("network", "large_eta", "drift")
+DU2018_NETWORK_RUN = (
+    RESULTS + "/du2018/{experiment}/init~{init}/eta~{eta}/steps~{steps}/seed~{seed}.parquet"
+)
+DU2018_FACTORIZATION_RUN = (
+    RESULTS
+    + "/du2018/factorization/{study}/init~{init}/eta0~{eta0}/steps~{steps}/seed~{seed}.parquet"
+)
 DU2018_STUDIES = ("decaying", "paper_schedule", "constant", "rank1")
 
 
@@ -66,9 +73,8 @@ def du2018_network_jobs(config: dict[str, Any]) -> list[Job]:
                         "log_every": section["log_every"],
                         "neuron_every": section["neuron_every"],
                     }
-                    path = (
-                        f"{RESULTS}/du2018/{experiment}/init~{init}/eta~{_num(eta)}/"
-                        f"steps~{steps}/seed~{seed}.parquet"
+                    path = DU2018_NETWORK_RUN.format(
+                        experiment=experiment, init=init, eta=_num(eta), steps=steps, seed=seed
                     )
                     jobs.append(Job("du2018-network", path, spec))
     return jobs
@@ -99,9 +105,8 @@ def du2018_factorization_jobs(config: dict[str, Any]) -> list[Job]:
                         "seed": seed,
                         "log_every": section["log_every"],
                     }
-                    path = (
-                        f"{RESULTS}/du2018/factorization/{study}/init~{init}/eta0~{_num(eta0)}/"
-                        f"steps~{section['steps']}/seed~{seed}.parquet"
+                    path = DU2018_FACTORIZATION_RUN.format(
+                        study=study, init=init, eta0=_num(eta0), steps=section["steps"], seed=seed
                     )
                     jobs.append(Job("du2018-factorization", path, spec))
     return jobs

@@ -31,9 +31,17 @@ CURVLAB = f"{PY} -m curvlab"
 ENV = "../../envs/curvlab.yaml"
 
 
-def job_spec(wildcards, output):
-    """The JSON spec of the experiment job that writes ``output`` (see curvlab.sweeps)."""
-    return json.dumps(JOBS[output[0]].spec, sort_keys=True)
+def job_spec(pattern):
+    """A params function: the JSON spec of the job whose output is ``pattern`` filled in.
+
+    It takes only ``wildcards`` on purpose: Snakemake's params rerun trigger ignores params
+    derived from ``output``, and the spec must be tracked so that a changed spec reruns its job.
+    """
+
+    def spec(wildcards):
+        return json.dumps(JOBS[pattern.format(**wildcards)].spec, sort_keys=True)
+
+    return spec
 
 
 def job_paths(task):

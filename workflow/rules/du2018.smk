@@ -11,7 +11,7 @@ wildcard_constraints:
 
 rule du2018_network:
     output:
-        "results/du2018/{experiment}/init~{init}/eta~{eta}/steps~{steps}/seed~{seed}.parquet",
+        sweeps.DU2018_NETWORK_RUN,
     log:
         "logs/du2018/{experiment}/init~{init}/eta~{eta}/steps~{steps}/seed~{seed}.log",
     benchmark:
@@ -23,7 +23,7 @@ rule du2018_network:
         runtime=60,
         mem_mb=2000,
     params:
-        spec=job_spec,
+        spec=job_spec(sweeps.DU2018_NETWORK_RUN),
         curvlab=CURVLAB,
         device=config["device"],
     shell:
@@ -33,7 +33,7 @@ rule du2018_network:
 
 rule du2018_factorization:
     output:
-        "results/du2018/factorization/{study}/init~{init}/eta0~{eta0}/steps~{steps}/seed~{seed}.parquet",
+        sweeps.DU2018_FACTORIZATION_RUN,
     log:
         "logs/du2018/factorization/{study}/init~{init}/eta0~{eta0}/steps~{steps}/seed~{seed}.log",
     benchmark:
@@ -45,7 +45,7 @@ rule du2018_factorization:
         runtime=30,
         mem_mb=1000,
     params:
-        spec=job_spec,
+        spec=job_spec(sweeps.DU2018_FACTORIZATION_RUN),
         curvlab=CURVLAB,
     shell:
         "{params.curvlab} job du2018-factorization --spec {params.spec:q} --out {output:q}"
