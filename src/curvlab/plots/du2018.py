@@ -72,22 +72,21 @@ def _stack(runs: list[pd.DataFrame], column) -> tuple[np.ndarray, np.ndarray]:
 LINESTYLES = ["-", "--", "-.", ":"]
 
 
+def _diverged_curve(ax, values: pd.Series, label: str, x_min: int = 0) -> None:
+    """A diverged run up to its last finite value, ending in a red ×."""
+    finite = values[np.isfinite(values)]
+    x = np.maximum(finite.index.to_numpy(), x_min)
+    ax.plot(x, finite, color="red", lw=1, ls="--")
+    ax.plot(x[-1:], finite.iloc[-1:], "x", color="red", ms=9, label=label)
+
+
 def _plot_diverged(ax, runs: pd.DataFrame) -> list[str]:
-    """Loss of diverged runs up to their last finite value, ending in a red ×."""
+    """Loss of the diverged runs; returns one note per run for the caption."""
     notes = []
     for (eta, seed), run in runs[runs["diverged"]].groupby(["eta", "seed"]):
         loss = wide(run)[("loss", 0)]
-        finite = loss[np.isfinite(loss)]
         last = int(loss.index.max())
-        ax.plot(finite.index, finite, color="red", lw=1, ls="--")
-        ax.plot(
-            finite.index[-1:],
-            finite.iloc[-1:],
-            "x",
-            color="red",
-            ms=9,
-            label=f"η = {eta:g}, seed {seed}: diverged at step {last}",
-        )
+        _diverged_curve(ax, loss, f"η = {eta:g}, seed {seed}: diverged at step {last}")
         notes.append(f"η = {eta:g} (seed {seed}) diverged at step {last}")
     return notes
 
@@ -320,17 +319,9 @@ def fig_factorization(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
             continue
         w = wide(run)
         if run["diverged"].iloc[0]:
-            err = w["rel_err"][np.isfinite(w["rel_err"])]
             last = int(w.index.max())
-            axes[0].plot(np.maximum(err.index, 1), err, color="red", ls="--", lw=1)
-            axes[0].plot(
-                np.maximum(err.index[-1:], 1),
-                err.iloc[-1:],
-                "x",
-                color="red",
-                ms=9,
-                label=f"{study}, {init}, η₀ = {eta0:g}: diverged at step {last}",
-            )
+            label = f"{study}, {init}, η₀ = {eta0:g}: diverged at step {last}"
+            _diverged_curve(axes[0], w["rel_err"], label, x_min=1)
             diverged.append(f"{study} {init} η₀ = {eta0:g} (seed {seed}) at step {last}")
             continue
         x = np.maximum(w.index.to_numpy(), 1)
