@@ -173,8 +173,9 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
                     )
                     theory_labelled = True
         ax.axhline(1.0, color="grey", lw=0.8)
+        low, high = ax.get_ylim()
         ax.set(
-            yscale="log",
+            yscale="log" if high / max(low, 1e-12) > 5 else "linear",
             xlabel="GD iteration t",
             ylabel="ratio of squared layer norms",
             title=f"{init} initialization",
