@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from curvlab.config import ConfigError, load_config, merge, validate_config
+from curvlab.config import ConfigError, load_config, load_schema, merge, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -32,7 +31,7 @@ def _properties(node, path=""):
 
 
 def test_every_key_has_a_description_and_a_default():
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = load_schema(SCHEMA)
     defs = schema["$defs"]
     missing = []
     for path, node in _properties(schema):

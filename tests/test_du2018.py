@@ -160,7 +160,8 @@ def test_claims_table_conforms_and_exact_identities_pass(tiny_runs):
             ),
         ]
     )
-    claims = claims_frame(evaluate(tiny_runs, mf, "ci"), "ci")
+    tables = {"du2018.network": tiny_runs, "du2018.factorization": mf}
+    claims = claims_frame(evaluate(tables, "ci"), "ci")
     CLAIMS.conform(claims, where="claims")
     by_id = claims.set_index("claim_id")
     for cid in (
@@ -183,7 +184,8 @@ def test_a_violated_identity_fails_its_claim(tiny_runs):
     rows = (broken["quantity"] == "drift_predicted_cum") & (broken["layer"] == 1)
     broken.loc[rows, "value"] += 1e-3
     mf = run_factorization(FactorizationSpec(shape=(8, 6), rank=1, steps=200))
-    by_id = claims_frame(evaluate(broken, mf, "ci"), "ci").set_index("claim_id")
+    tables = {"du2018.network": broken, "du2018.factorization": mf}
+    by_id = claims_frame(evaluate(tables, "ci"), "ci").set_index("claim_id")
     assert not by_id.loc["identity_cumulative", "passed"]
 
 

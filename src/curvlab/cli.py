@@ -60,29 +60,20 @@ def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
 
 
 def _cmd_plot(args: argparse.Namespace) -> None:
-    frames = _paper_tables(args.paper, args.tables)
-    if args.paper == "du2018":
-        from curvlab.plots.du2018 import make_figures
+    from curvlab.papers import PAPERS, load
 
-        make_figures(
-            frames["du2018.network"], frames["du2018.factorization"], args.outdir, args.scale
-        )
-    else:  # pragma: no cover - argparse restricts choices
-        raise SystemExit(f"no figures for {args.paper}")
+    load(PAPERS[args.paper].figures)(
+        _paper_tables(args.paper, args.tables), args.outdir, args.scale
+    )
 
 
 def _cmd_claims(args: argparse.Namespace) -> None:
     from curvlab.claims import claims_frame
     from curvlab.io import provenance, write_table
+    from curvlab.papers import PAPERS, load
     from curvlab.tables import CLAIMS
 
-    frames = _paper_tables(args.paper, args.tables)
-    if args.paper == "du2018":
-        from curvlab.claims.du2018 import evaluate
-
-        claims = evaluate(frames["du2018.network"], frames["du2018.factorization"], args.scale)
-    else:  # pragma: no cover
-        raise SystemExit(f"no claims for {args.paper}")
+    claims = load(PAPERS[args.paper].claims)(_paper_tables(args.paper, args.tables), args.scale)
     write_table(
         claims_frame(claims, args.scale),
         args.out,
@@ -139,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("job", help="run one experiment job and write its Parquet table")
-    from curvlab.jobs import TASKS
+    from curvlab.papers import PAPERS, TASKS
 
     p.add_argument("task", choices=sorted(TASKS))
     p.add_argument("--spec", required=True, help="the job's parameters as a JSON object")
@@ -159,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("claims", _cmd_claims, "evaluate a paper's claims from its tables"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("paper", choices=["du2018"])
+        p.add_argument("paper", choices=sorted(PAPERS))
         p.add_argument("--scale", required=True, help="preset name recorded with the results")
         if name == "plot":
             p.add_argument("--outdir", required=True, type=Path)

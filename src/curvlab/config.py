@@ -42,6 +42,42 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def load_schema(path: str | Path) -> dict[str, Any]:
+    """The config schema with every ``$ref: <file>.yaml`` replaced by that file's content.
+
+    Each paper's section lives in its own file (``workflow/schemas/<paper>.schema.yaml``); its
+    ``$defs`` are hoisted into the root so that ``#/$defs/...`` references resolve as usual.
+    Definition names must be unique across files.
+    """
+    path = Path(path)
+    hoisted: dict[str, Any] = {}
+
+    def include(node: Any, base: Path) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.endswith((".yaml", ".yml")):
+                target = base / ref
+                included = load_yaml(target)
+                for name, definition in included.pop("$defs", {}).items():
+                    if name in hoisted:
+                        raise ConfigError(f"{target}: $defs name {name!r} is already defined")
+                    hoisted[name] = include(definition, target.parent)
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return include({**included, **rest}, target.parent)
+            return {k: include(v, base) for k, v in node.items()}
+        if isinstance(node, list):
+            return [include(v, base) for v in node]
+        return node
+
+    schema = include(load_yaml(path), path.parent)
+    defs = schema.setdefault("$defs", {})
+    clash = sorted(set(defs) & set(hoisted))
+    if clash:
+        raise ConfigError(f"{path}: $defs names defined twice: {clash}")
+    defs.update(hoisted)
+    return schema
+
+
 def load_config(paths: Iterable[str | Path], schema_path: str | Path) -> dict[str, Any]:
     """Merge config files left to right and validate the result."""
     config: dict[str, Any] = {}
@@ -117,7 +153,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Return a validated copy of ``config`` with defaults filled in, or raise :class:`ConfigError`."""
-    schema = load_yaml(schema_path)
+    schema = load_schema(schema_path)
     validator_cls = _with_defaults(jsonschema.Draft202012Validator)
     instance = copy.deepcopy(dict(config))
     errors = sorted(

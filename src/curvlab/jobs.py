@@ -8,14 +8,13 @@ and writes the table atomically, so a killed job leaves no output and is simply 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from curvlab.papers import TASKS, load
 from curvlab.runtime import set_threads
 
 log = logging.getLogger(__name__)
@@ -23,37 +22,6 @@ log = logging.getLogger(__name__)
 
 class SpecError(ValueError):
     """A job spec that does not fit its task (unknown key, wrong value)."""
-
-
-@dataclass(frozen=True)
-class Task:
-    """Where a job's spec class, experiment function and output schema live (imported lazily)."""
-
-    spec: str
-    run: str
-    schema: str
-    uses_torch: bool
-
-    @staticmethod
-    def _load(target: str) -> Any:
-        module, _, name = target.partition(":")
-        return getattr(importlib.import_module(module), name)
-
-
-TASKS: dict[str, Task] = {
-    "du2018-network": Task(
-        spec="curvlab.experiments.du2018:NetworkSpec",
-        run="curvlab.experiments.du2018:run_network",
-        schema="curvlab.tables:DU2018_NETWORK",
-        uses_torch=True,
-    ),
-    "du2018-factorization": Task(
-        spec="curvlab.experiments.du2018:FactorizationSpec",
-        run="curvlab.experiments.du2018:run_factorization",
-        schema="curvlab.tables:DU2018_FACTORIZATION",
-        uses_torch=False,
-    ),
-}
 
 
 def configure_logging() -> None:
@@ -73,11 +41,11 @@ def run_job(
     set_threads(threads)  # before numpy/torch load their thread pools
     task = TASKS[task_name]
     try:
-        spec_obj = Task._load(task.spec)(**spec)
+        spec_obj = load(task.spec)(**spec)
     except (TypeError, ValueError) as err:
         raise SpecError(f"{task_name}: {err}") from err
-    run = Task._load(task.run)
-    schema = Task._load(task.schema)
+    run = load(task.run)
+    schema = load(task.schema)
     from curvlab.io import provenance, write_table
 
     kwargs: dict[str, Any] = {}

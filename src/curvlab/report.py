@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from curvlab import __version__
-from curvlab.claims import PAPERS, format_value, verdict
+from curvlab.claims import format_value, verdict
 from curvlab.io import config_hash, git_state, read_provenance, read_table, write_text_atomic
+from curvlab.papers import TITLES
 from curvlab.plots.common import read_manifest
 from curvlab.tables import CLAIMS
 
@@ -141,7 +142,7 @@ def build_report(
 <p class="provenance">{html.escape(provenance_line(config, tables))}</p>
 <p>Scale <b>{html.escape(scale)}</b>: {passed} of {total} claims pass
 (<a href="claims.md">claims.md</a>, <a href="claims.parquet">claims.parquet</a>).
-Papers covered: {", ".join(html.escape(PAPERS.get(m, m)) for m in claims["paper"].unique())}.</p>
+Papers covered: {", ".join(html.escape(TITLES.get(m, m)) for m in claims["paper"].unique())}.</p>
 <nav>{" ".join(nav)}</nav>
 {"".join(sections)}
 </body></html>

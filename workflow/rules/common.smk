@@ -30,6 +30,10 @@ PY = (
 CURVLAB = f"{PY} -m curvlab"
 ENV = "../../envs/curvlab.yaml"
 
+# Every paper's .smk registers what the report gathers (its claims table, its figures and
+# their manifest, the result tables whose provenance the report summarizes).
+PAPER_OUTPUTS = {}
+
 
 def job_spec(pattern):
     """A params function: the JSON spec of the job whose output is ``pattern`` filled in.

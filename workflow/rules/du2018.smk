@@ -115,3 +115,11 @@ rule du2018_claims:
     shell:
         "{params.curvlab} claims du2018 --scale {params.scale} --out {output:q} {input:q}"
         " > {log:q} 2>&1"
+
+
+PAPER_OUTPUTS["du2018"] = dict(
+    claims=rules.du2018_claims.output[0],
+    figures=rules.du2018_figures.output.figures,
+    manifest=rules.du2018_figures.output.manifest,
+    tables=list(rules.du2018_aggregate.output),
+)

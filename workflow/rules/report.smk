@@ -1,8 +1,9 @@
 # Claims table, HTML report and the reports/all manifest over every paper.
 
-PAPER_CLAIMS = ["results/du2018/claims.parquet"]
-PAPER_FIGURES = {"du2018": rules.du2018_figures.output}
-RESULT_TABLES = [*rules.du2018_aggregate.output]
+PAPER_CLAIMS = [paper["claims"] for paper in PAPER_OUTPUTS.values()]
+PAPER_MANIFESTS = [paper["manifest"] for paper in PAPER_OUTPUTS.values()]
+PAPER_FIGURES = [f for paper in PAPER_OUTPUTS.values() for f in paper["figures"]]
+RESULT_TABLES = [t for paper in PAPER_OUTPUTS.values() for t in paper["tables"]]
 
 
 rule claims:
@@ -25,8 +26,8 @@ rule claims:
 rule html_report:
     input:
         claims=rules.claims.output.parquet,
-        manifests=[figs.manifest for figs in PAPER_FIGURES.values()],
-        figures=[figs.figures for figs in PAPER_FIGURES.values()],
+        manifests=PAPER_MANIFESTS,
+        figures=PAPER_FIGURES,
         tables=RESULT_TABLES,
     output:
         "reports/index.html",
@@ -47,7 +48,7 @@ rule deliverables:
     input:
         rules.claims.output,
         rules.html_report.output,
-        [figs.figures for figs in PAPER_FIGURES.values()],
+        PAPER_FIGURES,
     output:
         "reports/all",
     log:

@@ -18,13 +18,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-PAPERS = {
-    "du2018": "Du, Hu & Lee (NeurIPS 2018): layers are automatically balanced",
-    "huh2020": "Huh (ICML 2020): curvature-corrected learning dynamics",
-    "jacot2020": "Jacot, Gabriel & Hongler (ICLR 2020): the asymptotic spectrum of the Hessian",
-    "ghorbani2019": "Ghorbani, Krishnan & Xiao (ICML 2019): Hessian eigenvalue density",
-    "mori2022": "Mori, Ziyin, Liu & Ueda (ICML 2022): power-law escape rate of SGD",
-}
+from curvlab.papers import TITLES
 
 
 @dataclass(frozen=True)
@@ -123,7 +117,7 @@ def to_markdown(frame: pd.DataFrame, papers: Sequence[str] | None = None) -> str
             continue
         n_pass = int(rows["passed"].sum())
         lines += [
-            f"## {PAPERS.get(paper, paper)}",
+            f"## {TITLES.get(paper, paper)}",
             "",
             f"{n_pass} of {len(rows)} claims pass.",
             "",

@@ -496,7 +496,9 @@ def factorization_claims(mf: pd.DataFrame, scale: str) -> list[Claim]:
     return claims
 
 
-def evaluate(network: pd.DataFrame, factorization: pd.DataFrame, scale: str) -> list[Claim]:
+def evaluate(tables: dict[str, pd.DataFrame], scale: str) -> list[Claim]:
+    """All claims from the tables ``du2018.network`` and ``du2018.factorization``."""
+    network, factorization = tables["du2018.network"], tables["du2018.factorization"]
     return (
         network_claims(network, scale)
         + large_eta_claims(network)

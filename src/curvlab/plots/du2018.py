@@ -432,8 +432,10 @@ def fig_rank1(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
 
 
 def make_figures(
-    net: pd.DataFrame, mf: pd.DataFrame, outdir: str | Path, scale: str
+    tables: dict[str, pd.DataFrame], outdir: str | Path, scale: str
 ) -> list[FigureRecord]:
+    """Every figure from the tables ``du2018.network`` and ``du2018.factorization``."""
+    net, mf = tables["du2018.network"], tables["du2018.factorization"]
     setup_style()
     builders = [
         ("norms", "Layer norms and loss", lambda: fig_norms(net, scale)),
