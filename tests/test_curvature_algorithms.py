@@ -172,3 +172,14 @@ def test_topk_eigenpairs_with_measured_residuals():
     np.testing.assert_allclose(overlap.numpy(), 1.0, atol=1e-8)
     g = q[:, order[0]] + q[:, order[1]] + 2 * q[:, 10]  # squared weights 1 + 1 of 1 + 1 + 4
     assert gradient_overlap(g, pairs.eigenvectors) == pytest.approx(2 / 6, abs=1e-10)
+
+
+def test_float32_basis_keeps_the_extreme_ritz_values():
+    lam = hessian_like()
+    op, _ = known_spectrum(lam)
+    run = lanczos(op.matmat, rademacher(op.dim, 2, seed=1), 80, basis_dtype=torch.float32,
+                  return_vectors=True)
+    theta, _ = run.ritz(0)
+    assert float(theta[-1]) == pytest.approx(lam.max(), abs=1e-8)
+    q = run.vectors[0].double()
+    assert float((q @ q.T - torch.eye(80, dtype=torch.float64)).abs().max()) < 1e-5

@@ -277,12 +277,26 @@ def test_operators_are_symmetric_linear_and_shape_preserving(operators, seed, a,
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_linearized_products_equal_the_plain_ones(kind):
+def test_cached_and_looped_products_equal_the_plain_ones(kind):
     model = mlp() if kind == "mlp" else cnn()
     batches = data(kind)
-    plain = HessianOperator(model, mse, batches)
-    cached = HessianOperator(model, mse, batches, linearize=True)
+    plain = HessianOperator(model, mse, batches, cache=False, vectorize=True)
     block = torch.randn(plain.dim, 3)
-    assert rel_err(cached @ block, plain @ block) < 1e-12
-    assert rel_err(cached @ block[:, 0], plain @ block[:, 0]) < 1e-12  # reused maps
-    assert len(cached._linear_maps) == len(batches)
+    for method in ("jvp", "double_backward"):
+        for vectorize in (True, False):
+            cached = HessianOperator(
+                model, mse, batches, method=method, cache=True, vectorize=vectorize
+            )
+            assert rel_err(cached @ block, plain @ block) < 1e-12
+            assert rel_err(cached @ block[:, 0], plain @ block[:, 0]) < 1e-12  # reused maps
+            assert len(cached._maps) == len(batches)
+    ggn = GGNOperator(model, mse, batches, cache=False)
+    ggn_cached = GGNOperator(model, mse, batches, cache=True, vectorize=False)
+    assert rel_err(ggn_cached @ block, ggn @ block) < 1e-12
+
+
+def test_auto_settings_are_resolved_on_first_use():
+    H = HessianOperator(mlp(), mse, data("mlp"), cache="auto", cache_budget=0.0)
+    H @ torch.randn(H.dim, 2)
+    assert H.cache is False and not H._maps  # a zero budget refuses the cache
+    assert H.vectorize in (True, False)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from curvlab.curvature.lanczos import lanczos, rademacher
 from curvlab.curvature.operators import CurvatureOperator
@@ -66,10 +67,17 @@ def slq(
     seed: int = 0,
     *,
     reorthogonalize: bool = True,
+    basis_dtype: torch.dtype = torch.float64,
 ) -> Quadrature:
-    """SLQ with ``draws`` Rademacher start vectors run in lock-step (one data pass per step)."""
+    """SLQ with ``draws`` Rademacher start vectors run in lock-step (one data pass per step).
+
+    ``basis_dtype=torch.float32`` stores the Lanczos vectors in single precision (the
+    recurrence stays float64): half the memory and reorthogonalization traffic for large models.
+    """
     start = rademacher(op.dim, draws, seed, device=op.device)
-    result = lanczos(op.matmat, start, steps, reorthogonalize=reorthogonalize)
+    result = lanczos(
+        op.matmat, start, steps, reorthogonalize=reorthogonalize, basis_dtype=basis_dtype
+    )
     nodes, weights = [], []
     for d in range(draws):
         theta, vecs = result.ritz(d)
