@@ -15,6 +15,7 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/du2018.smk"
+include: "workflow/rules/huh2020.smk"
 include: "workflow/rules/report.smk"
 
 

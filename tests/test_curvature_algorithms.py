@@ -177,8 +177,9 @@ def test_topk_eigenpairs_with_measured_residuals():
 def test_float32_basis_keeps_the_extreme_ritz_values():
     lam = hessian_like()
     op, _ = known_spectrum(lam)
-    run = lanczos(op.matmat, rademacher(op.dim, 2, seed=1), 80, basis_dtype=torch.float32,
-                  return_vectors=True)
+    run = lanczos(
+        op.matmat, rademacher(op.dim, 2, seed=1), 80, basis_dtype=torch.float32, return_vectors=True
+    )
     theta, _ = run.ritz(0)
     assert float(theta[-1]) == pytest.approx(lam.max(), abs=1e-8)
     q = run.vectors[0].double()

@@ -204,6 +204,8 @@ def test_every_planned_job_has_a_unique_path_and_a_valid_spec():
         cfg = load_config([ROOT / "config.yaml", ROOT / "presets" / f"{preset}.yaml"], SCHEMA)
         jobs = sweeps.all_jobs(cfg)
         for job in jobs.values():
+            if not job.task.startswith("du2018-"):
+                continue  # other papers' jobs are checked by their own tests
             spec_cls = NetworkSpec if job.task == "du2018-network" else FactorizationSpec
             assert dataclasses.asdict(spec_cls(**job.spec))
             assert f"seed~{job.spec['seed']}.parquet" in job.path

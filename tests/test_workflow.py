@@ -48,6 +48,27 @@ MICRO = {
             },
         },
     },
+    # Huh (2020) on a 6-dimensional, depth-3 problem; the controls and the α sweep are off
+    # (their claims are then reported as not measured and the α-sweep figure is skipped).
+    "huh2020": {
+        "problem": {"n_dim": 6, "depth": 3, "n_samples": 6, "teacher_singular_values": [2.0, 1.0]},
+        "seeds": [0],
+        "log_points": 50,
+        "log_points_early": 20,
+        "methods": {
+            "gd": {"horizon": 40.0},
+            "ngd": {"horizon": 6.0},
+            "ngd_d": {"horizon": 3.0},
+            "sqrt_ngd": {"horizon": 6.0},
+            "sqrt_ngd_d": {"horizon": 6.0},
+        },
+        "controls": {
+            name: {"enabled": False}
+            for name in ("ngd_unclipped", "ngd_d_unclipped", "ngd_d_undamped", "gd_eta_quarter")
+        },
+        "alpha_sweep": {"enabled": False},
+        "modes": {"matrix_steps": 10, "log_points": 40, "logdet_steps": 20},
+    },
 }
 
 
@@ -115,6 +136,8 @@ def test_run_writes_every_deliverable(finished):
     assert {"reports/index.html", "reports/claims.md", "reports/claims.parquet"} <= listed
     figures = {p for p in listed if p.startswith("reports/figures/du2018/")}
     assert len(figures) == 12  # six figures, PNG and PDF
+    huh = {p for p in listed if p.startswith("reports/figures/huh2020/")}
+    assert len(huh) == 8  # four figures (the α sweep is off), PNG and PDF
     html = (finished / "reports" / "index.html").read_text()
     for png in (p for p in figures if p.endswith(".png")):
         assert f"figures/du2018/{Path(png).name}" in html

@@ -70,6 +70,25 @@ PAPERS: dict[str, Paper] = {
             ),
         },
     ),
+    "huh2020": Paper(
+        key="huh2020",
+        figures="curvlab.plots.huh2020:make_figures",
+        claims="curvlab.claims.huh2020:evaluate",
+        tasks={
+            "huh2020-train": Task(
+                spec="curvlab.experiments.huh2020:TrainSpec",
+                run="curvlab.experiments.huh2020:run_train",
+                schema="curvlab.tables:HUH2020_TRAIN",
+                uses_torch=False,
+            ),
+            "huh2020-modes": Task(
+                spec="curvlab.experiments.huh2020:ModesSpec",
+                run="curvlab.experiments.huh2020:run_modes",
+                schema="curvlab.tables:HUH2020_MODES",
+                uses_torch=False,
+            ),
+        },
+    ),
 }
 
 TASKS: dict[str, Task] = {name: t for p in PAPERS.values() for name, t in p.tasks.items()}

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from curvlab import __version__
-from curvlab.claims import format_value, verdict
+from curvlab.claims import format_value, summary, verdict
 from curvlab.io import config_hash, git_state, read_provenance, read_table, write_text_atomic
 from curvlab.papers import TITLES
 from curvlab.plots.common import read_manifest
@@ -125,8 +125,7 @@ def build_report(
                 f"<a href='{html.escape(pdf)}'>PDF</a></figcaption></figure>"
             )
         rows = claims[claims["paper"] == paper]
-        n_pass = int(rows["passed"].sum())
-        body.append(f"<h3>Claims ({n_pass} of {len(rows)} pass)</h3>")
+        body.append(f"<h3>Claims</h3><p>{html.escape(summary(rows))}</p>")
         body.append(_claims_table(rows))
         body.append("</section>")
         sections.append("\n".join(body))

@@ -100,6 +100,14 @@ def verdict(row: pd.Series) -> str:
     return status
 
 
+def summary(rows: pd.DataFrame) -> str:
+    """'n of m measured claims pass' (+ how many were not measured at this scale)."""
+    unmeasured = int((rows["expected"] == "-").sum())
+    measured = len(rows) - unmeasured
+    text = f"{int(rows['passed'].sum())} of {measured} measured claims pass"
+    return text + (f"; {unmeasured} not measured at this scale." if unmeasured else ".")
+
+
 def to_markdown(frame: pd.DataFrame, papers: Sequence[str] | None = None) -> str:
     """claims.md: one section per paper, one table row per claim, verdicts counted."""
     scale = ", ".join(sorted(frame["scale"].unique())) if len(frame) else "-"
@@ -115,11 +123,10 @@ def to_markdown(frame: pd.DataFrame, papers: Sequence[str] | None = None) -> str
         rows = frame[frame["paper"] == paper]
         if rows.empty:
             continue
-        n_pass = int(rows["passed"].sum())
         lines += [
             f"## {TITLES.get(paper, paper)}",
             "",
-            f"{n_pass} of {len(rows)} claims pass.",
+            summary(rows),
             "",
             "| claim | description | measured | expected | tolerance (source) | result |",
             "|---|---|---|---|---|---|",

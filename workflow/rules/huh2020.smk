@@ -1,0 +1,121 @@
+# Huh (ICML 2020): curvature-corrected learning dynamics in a deep linear teacher–student.
+
+
+wildcard_constraints:
+    run=sweeps.HUH2020_RUN_NAME,
+    seeds=r"\d+(-\d+)*",
+
+
+rule huh2020_train:
+    output:
+        sweeps.HUH2020_RUN,
+    log:
+        "logs/huh2020/{run}/eta~{eta}/horizon~{horizon}/seeds~{seeds}.log",
+    benchmark:
+        "results/benchmarks/huh2020_train/{run}/eta~{eta}/horizon~{horizon}/seeds~{seeds}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=1000,
+    params:
+        spec=job_spec(sweeps.HUH2020_RUN),
+        curvlab=CURVLAB,
+    shell:
+        "{params.curvlab} job huh2020-train --spec {params.spec:q} --out {output:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule huh2020_modes:
+    output:
+        sweeps.HUH2020_MODES,
+    log:
+        "logs/huh2020/modes/eta~{eta}/seeds~{seeds}.log",
+    benchmark:
+        "results/benchmarks/huh2020_modes/eta~{eta}/seeds~{seeds}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=1000,
+    params:
+        spec=job_spec(sweeps.HUH2020_MODES),
+        curvlab=CURVLAB,
+    shell:
+        "{params.curvlab} job huh2020-modes --spec {params.spec:q} --out {output:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule huh2020_aggregate:
+    input:
+        train=job_paths("huh2020-train"),
+        modes=job_paths("huh2020-modes"),
+    output:
+        train="results/huh2020/train.parquet",
+        modes="results/huh2020/modes.parquet",
+    log:
+        "logs/huh2020/aggregate.log",
+    benchmark:
+        "results/benchmarks/huh2020_aggregate.tsv"
+    conda:
+        ENV
+    params:
+        curvlab=CURVLAB,
+    shell:
+        "({params.curvlab} concat --schema huh2020.train --out {output.train:q} {input.train:q}"
+        " && {params.curvlab} concat --schema huh2020.modes --out {output.modes:q}"
+        " {input.modes:q}) > {log:q} 2>&1"
+
+
+rule huh2020_figures:
+    input:
+        rules.huh2020_aggregate.output,
+    output:
+        figures=expand(
+            "reports/figures/huh2020/{figure}.{ext}",
+            figure=sweeps.huh2020_figures(config),
+            ext=["png", "pdf"],
+        ),
+        manifest="reports/figures/huh2020/figures.json",
+    log:
+        "logs/huh2020/figures.log",
+    benchmark:
+        "results/benchmarks/huh2020_figures.tsv"
+    conda:
+        ENV
+    params:
+        curvlab=CURVLAB,
+        scale=SCALE,
+        outdir=output_dir,
+    shell:
+        "{params.curvlab} plot huh2020 --scale {params.scale} --outdir {params.outdir:q}"
+        " {input:q} > {log:q} 2>&1"
+
+
+rule huh2020_claims:
+    input:
+        rules.huh2020_aggregate.output,
+    output:
+        "results/huh2020/claims.parquet",
+    log:
+        "logs/huh2020/claims.log",
+    benchmark:
+        "results/benchmarks/huh2020_claims.tsv"
+    conda:
+        ENV
+    params:
+        curvlab=CURVLAB,
+        scale=SCALE,
+    shell:
+        "{params.curvlab} claims huh2020 --scale {params.scale} --out {output:q} {input:q}"
+        " > {log:q} 2>&1"
+
+
+PAPER_OUTPUTS["huh2020"] = dict(
+    claims=rules.huh2020_claims.output[0],
+    figures=rules.huh2020_figures.output.figures,
+    manifest=rules.huh2020_figures.output.manifest,
+    tables=list(rules.huh2020_aggregate.output),
+)
