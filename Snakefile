@@ -2,8 +2,9 @@
 # dynamics. Wiring only: config, validation, rule modules and the final target.
 #
 #   snakemake --cores all reports/all                                   # default scale
-#   snakemake --cores 2 --configfile presets/ci.yaml reports/all        # minutes
-#   snakemake --workflow-profile profiles/slurm --configfile presets/paper.yaml reports/all
+#   snakemake --cores 2 --configfile=presets/ci.yaml reports/all        # minutes
+#   snakemake --workflow-profile profiles/slurm --configfile=presets/paper.yaml reports/all
+# (--configfile takes several files: use "=" or put the target first.)
 from snakemake.utils import min_version
 
 min_version("9.19")
@@ -14,8 +15,14 @@ configfile: "config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/du2018.smk"
-include: "workflow/rules/huh2020.smk"
+
+
+# One rules file per paper plug-in (curvlab.papers.<key>).
+for _paper in PAPERS:
+
+    include: f"workflow/rules/{_paper}.smk"
+
+
 include: "workflow/rules/report.smk"
 
 

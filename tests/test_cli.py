@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 
 from curvlab.io import read_table
-from curvlab.tables import DU2018_NETWORK
+from curvlab.papers.du2018 import DU2018_NETWORK
 
 SPEC = {
     "experiment": "network",

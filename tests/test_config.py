@@ -84,3 +84,22 @@ def test_all_problems_are_reported_at_once():
 def test_merge_is_recursive_and_lists_replace():
     merged = merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}})
     assert merged == {"a": {"b": 1, "c": [3]}, "d": 1}
+
+
+def test_papers_selects_the_plugins_a_run_includes():
+    from curvlab import sweeps
+    from curvlab.papers import PAPERS, selected
+
+    base = load_config([ROOT / "config.yaml"], SCHEMA)
+    assert selected(base) == list(PAPERS)
+    only = validate_config(merge(base, {"papers": ["du2018"]}), SCHEMA)
+    assert {job.task.split("-")[0] for job in sweeps.all_jobs(only).values()} == {"du2018"}
+    with pytest.raises(
+        ConfigError,
+        match=r"papers: got \['nature2030'\]; allowed: one of 'all' or a list, each item one of 'du2018'",
+    ):
+        validate_config(merge(base, {"papers": ["nature2030"]}), SCHEMA)
+    unimplemented = [key for key in ("jacot2020", "ghorbani2019", "mori2022") if key not in PAPERS]
+    if unimplemented:
+        with pytest.raises(ConfigError, match="not implemented yet"):
+            selected({"papers": unimplemented})

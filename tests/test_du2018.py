@@ -24,8 +24,10 @@ from curvlab.experiments.du2018 import (
     run_network,
 )
 from curvlab.io import TableSchema
+from curvlab.papers import du2018 as plugin
+from curvlab.papers.du2018 import DU2018_FACTORIZATION, DU2018_NETWORK
 from curvlab.runtime import numpy_rng
-from curvlab.tables import CLAIMS, DU2018_FACTORIZATION, DU2018_NETWORK
+from curvlab.tables import CLAIMS
 from curvlab.theory.du import mf_balance_step_drift, rank1_linear_rate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,7 +214,7 @@ def test_every_planned_job_has_a_unique_path_and_a_valid_spec():
 
 
 def test_drift_runs_share_the_gradient_flow_horizon():
-    jobs = sweeps.du2018_network_jobs(config())
+    jobs = plugin.network_jobs(config())
     drift = [j.spec for j in jobs if j.spec["experiment"] == "drift"]
     assert {round(s["eta"] * s["steps"], 6) for s in drift} == {2000.0}
 

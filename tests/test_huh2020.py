@@ -30,7 +30,8 @@ from curvlab.experiments.huh2020 import (
 )
 from curvlab.models import deep_linear as dl
 from curvlab.optim import METHODS, Rule, direction, step
-from curvlab.tables import CLAIMS, HUH2020_MODES, HUH2020_TRAIN
+from curvlab.papers.huh2020 import HUH2020_MODES, HUH2020_TRAIN
+from curvlab.tables import CLAIMS
 from curvlab.theory import huh
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from curvlab.io import read_table
-from curvlab.tables import CLAIMS, DU2018_FACTORIZATION, DU2018_NETWORK
+from curvlab.papers.du2018 import DU2018_FACTORIZATION, DU2018_NETWORK
+from curvlab.tables import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]

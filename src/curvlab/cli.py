@@ -38,9 +38,9 @@ def _cmd_job(args: argparse.Namespace) -> None:
 
 def _cmd_concat(args: argparse.Namespace) -> None:
     from curvlab.io import concat_tables
-    from curvlab.tables import ALL
+    from curvlab.tables import get
 
-    concat_tables(args.inputs, ALL[args.schema], args.out)
+    concat_tables(args.inputs, get(args.schema), args.out)
 
 
 def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
@@ -48,14 +48,14 @@ def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
     import pyarrow.parquet as pq
 
     from curvlab.io import read_table
-    from curvlab.tables import ALL
+    from curvlab.tables import get
 
     frames = {}
     for path in tables:
         name = (pq.read_schema(path).metadata or {}).get(b"curvlab.schema", b"").decode()
         if not name.startswith(paper + "."):
             raise SystemExit(f"{path}: table {name!r} does not belong to paper {paper!r}")
-        frames[name] = read_table(path, ALL[name])
+        frames[name] = read_table(path, get(name))
     return frames
 
 

@@ -69,7 +69,14 @@ def load_schema(path: str | Path) -> dict[str, Any]:
             return [include(v, base) for v in node]
         return node
 
-    schema = include(load_yaml(path), path.parent)
+    root = load_yaml(path)
+    # Every <section>.schema.yaml beside the root describes the config section of that name.
+    properties = root.setdefault("properties", {})
+    for part in sorted(path.parent.glob("*.schema.yaml")):
+        section = part.name.removesuffix(".schema.yaml")
+        if part != path and section not in properties:
+            properties[section] = {"$ref": part.name}
+    schema = include(root, path.parent)
     defs = schema.setdefault("$defs", {})
     clash = sorted(set(defs) & set(hoisted))
     if clash:
@@ -109,6 +116,10 @@ def _allowed(schema: Mapping[str, Any]) -> str:
     """What a schema node allows, in words."""
     if "enum" in schema:
         return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return " or ".join(_allowed(alternative) for alternative in schema["anyOf"])
+    if schema.get("type") == "array" and "items" in schema:
+        return f"a list, each item {_allowed(schema['items'])}"
     parts = []
     kind = schema.get("type")
     if kind:

@@ -10,6 +10,7 @@ from snakemake.settings.types import DeploymentMethod
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from curvlab.config import validate_config
+from curvlab.papers import PAPERS, selected
 from curvlab import sweeps
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -18,6 +19,7 @@ config.clear()
 config.update(_validated)
 
 SCALE = config["preset"]
+SELECTED = selected(config)
 JOBS = sweeps.all_jobs(config)
 
 # Jobs run `python -m curvlab`: the conda environment's python under --sdm conda, otherwise the

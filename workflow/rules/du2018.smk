@@ -1,9 +1,10 @@
 # Du, Hu & Lee (NeurIPS 2018): GD on homogeneous ReLU networks and matrix factorization.
+from curvlab.papers import du2018 as DU2018
 
 
 wildcard_constraints:
-    experiment="|".join(sweeps.DU2018_EXPERIMENTS),
-    study="|".join(sweeps.DU2018_STUDIES),
+    experiment="|".join(DU2018.EXPERIMENTS),
+    study="|".join(DU2018.STUDIES),
     init=r"balanced|unbalanced|small",
     seed=r"\d+",
     steps=r"\d+",
@@ -11,7 +12,7 @@ wildcard_constraints:
 
 rule du2018_network:
     output:
-        sweeps.DU2018_NETWORK_RUN,
+        DU2018.NETWORK_RUN,
     log:
         "logs/du2018/{experiment}/init~{init}/eta~{eta}/steps~{steps}/seed~{seed}.log",
     benchmark:
@@ -23,7 +24,7 @@ rule du2018_network:
         runtime=60,
         mem_mb=2000,
     params:
-        spec=job_spec(sweeps.DU2018_NETWORK_RUN),
+        spec=job_spec(DU2018.NETWORK_RUN),
         curvlab=CURVLAB,
         device=config["device"],
     shell:
@@ -33,7 +34,7 @@ rule du2018_network:
 
 rule du2018_factorization:
     output:
-        sweeps.DU2018_FACTORIZATION_RUN,
+        DU2018.FACTORIZATION_RUN,
     log:
         "logs/du2018/factorization/{study}/init~{init}/eta0~{eta0}/steps~{steps}/seed~{seed}.log",
     benchmark:
@@ -45,7 +46,7 @@ rule du2018_factorization:
         runtime=30,
         mem_mb=1000,
     params:
-        spec=job_spec(sweeps.DU2018_FACTORIZATION_RUN),
+        spec=job_spec(DU2018.FACTORIZATION_RUN),
         curvlab=CURVLAB,
     shell:
         "{params.curvlab} job du2018-factorization --spec {params.spec:q} --out {output:q}"
@@ -79,7 +80,7 @@ rule du2018_figures:
     output:
         figures=expand(
             "reports/figures/du2018/{figure}.{ext}",
-            figure=sweeps.du2018_figures(config),
+            figure=DU2018.figures(config),
             ext=["png", "pdf"],
         ),
         manifest="reports/figures/du2018/figures.json",
@@ -117,9 +118,10 @@ rule du2018_claims:
         " > {log:q} 2>&1"
 
 
-PAPER_OUTPUTS["du2018"] = dict(
-    claims=rules.du2018_claims.output[0],
-    figures=rules.du2018_figures.output.figures,
-    manifest=rules.du2018_figures.output.manifest,
-    tables=list(rules.du2018_aggregate.output),
-)
+if "du2018" in SELECTED:
+    PAPER_OUTPUTS["du2018"] = dict(
+        claims=rules.du2018_claims.output[0],
+        figures=rules.du2018_figures.output.figures,
+        manifest=rules.du2018_figures.output.manifest,
+        tables=list(rules.du2018_aggregate.output),
+    )

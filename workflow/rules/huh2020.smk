@@ -1,14 +1,15 @@
 # Huh (ICML 2020): curvature-corrected learning dynamics in a deep linear teacher–student.
+from curvlab.papers import huh2020 as HUH2020
 
 
 wildcard_constraints:
-    run=sweeps.HUH2020_RUN_NAME,
+    run=HUH2020.RUN_NAME,
     seeds=r"\d+(-\d+)*",
 
 
 rule huh2020_train:
     output:
-        sweeps.HUH2020_RUN,
+        HUH2020.RUN,
     log:
         "logs/huh2020/{run}/eta~{eta}/horizon~{horizon}/seeds~{seeds}.log",
     benchmark:
@@ -20,7 +21,7 @@ rule huh2020_train:
         runtime=30,
         mem_mb=1000,
     params:
-        spec=job_spec(sweeps.HUH2020_RUN),
+        spec=job_spec(HUH2020.RUN),
         curvlab=CURVLAB,
     shell:
         "{params.curvlab} job huh2020-train --spec {params.spec:q} --out {output:q}"
@@ -29,7 +30,7 @@ rule huh2020_train:
 
 rule huh2020_modes:
     output:
-        sweeps.HUH2020_MODES,
+        HUH2020.MODES_RUN,
     log:
         "logs/huh2020/modes/eta~{eta}/seeds~{seeds}.log",
     benchmark:
@@ -41,7 +42,7 @@ rule huh2020_modes:
         runtime=30,
         mem_mb=1000,
     params:
-        spec=job_spec(sweeps.HUH2020_MODES),
+        spec=job_spec(HUH2020.MODES_RUN),
         curvlab=CURVLAB,
     shell:
         "{params.curvlab} job huh2020-modes --spec {params.spec:q} --out {output:q}"
@@ -75,7 +76,7 @@ rule huh2020_figures:
     output:
         figures=expand(
             "reports/figures/huh2020/{figure}.{ext}",
-            figure=sweeps.huh2020_figures(config),
+            figure=HUH2020.figures(config),
             ext=["png", "pdf"],
         ),
         manifest="reports/figures/huh2020/figures.json",
@@ -113,9 +114,10 @@ rule huh2020_claims:
         " > {log:q} 2>&1"
 
 
-PAPER_OUTPUTS["huh2020"] = dict(
-    claims=rules.huh2020_claims.output[0],
-    figures=rules.huh2020_figures.output.figures,
-    manifest=rules.huh2020_figures.output.manifest,
-    tables=list(rules.huh2020_aggregate.output),
-)
+if "huh2020" in SELECTED:
+    PAPER_OUTPUTS["huh2020"] = dict(
+        claims=rules.huh2020_claims.output[0],
+        figures=rules.huh2020_figures.output.figures,
+        manifest=rules.huh2020_figures.output.manifest,
+        tables=list(rules.huh2020_aggregate.output),
+    )
