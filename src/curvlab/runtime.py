@@ -46,12 +46,75 @@ def set_threads(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
+def claim_gpu(count: int, lock_dir: str | None = None) -> int:
+    """Index of a GPU no other curvlab job on this machine holds, locked for this process.
+
+    Snakemake runs concurrent GPU jobs (``resources: gpu=1``) but does not say which device each
+    should use, so jobs share device 0 unless something assigns them. Each job takes an
+    exclusive lock on ``curvlab-gpu-<i>.lock`` for the first free i; the lock is released when
+    the process exits. When all are taken (more jobs than GPUs), jobs share device
+    ``pid % count``.
+    """
+    import fcntl
+    import tempfile
+
+    directory = lock_dir or os.environ.get("CURVLAB_GPU_LOCKS") or tempfile.gettempdir()
+    for index in range(count):
+        handle = open(os.path.join(directory, f"curvlab-gpu-{index}.lock"), "a")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _HELD_LOCKS.append(handle)  # keep the lock for the life of the process
+        return index
+    return os.getpid() % count
+
+
+_HELD_LOCKS: list = []
+
+
+def gpus_wanted(device: str) -> int:
+    """1 if jobs configured with ``device`` will run on a GPU, else 0 (for ``resources: gpu``).
+
+    Decided at workflow parse time without importing torch: ``auto`` asks ``nvidia-smi``.
+    """
+    if device == "cpu":
+        return 0
+    if device.startswith("cuda"):
+        return 1
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return int(listed.returncode == 0 and "GPU" in listed.stdout)
+
+
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch."""
+    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch.
+
+    Under a scheduler that assigns GPUs (Slurm sets CUDA_VISIBLE_DEVICES) the job sees only
+    its own; on a workstation running several jobs at once, ``auto`` and ``cuda`` take a free
+    device with :func:`claim_gpu`.
+    """
     import torch
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device in ("auto", "cuda"):
+        if not torch.cuda.is_available():
+            if device == "cuda":
+                raise RuntimeError(
+                    "device 'cuda' was requested but torch sees no CUDA device; "
+                    "set device: auto or device: cpu in config.yaml"
+                )
+            return torch.device("cpu")
+        count = torch.cuda.device_count()
+        index = 0 if count == 1 else claim_gpu(count)
+        return torch.device(f"cuda:{index}")
     resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(

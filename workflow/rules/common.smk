@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from curvlab.config import validate_config
 from curvlab.papers import PAPERS, selected
+from curvlab.runtime import gpus_wanted
 from curvlab import sweeps
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -19,6 +20,9 @@ config.clear()
 config.update(_validated)
 
 SCALE = config["preset"]
+# Rules that benefit from a GPU declare resources: gpu=GPU (1 when the device resolves to CUDA,
+# so Slurm gives the job a GPU and --resources gpu=N throttles them locally).
+GPU = gpus_wanted(config["device"])
 SELECTED = selected(config)
 JOBS = sweeps.all_jobs(config)
 

@@ -23,6 +23,7 @@ rule du2018_network:
     resources:
         runtime=60,
         mem_mb=2000,
+        gpu=GPU,
     params:
         spec=job_spec(DU2018.NETWORK_RUN),
         curvlab=CURVLAB,
