@@ -98,7 +98,15 @@ def _cmd_report(args: argparse.Namespace) -> None:
     from curvlab.report import build_report
 
     config = json.loads(args.config_json) if args.config_json else None
-    build_report(args.claims, args.manifests, args.out, config=config, tables=args.tables)
+    build_report(
+        args.claims,
+        args.manifests,
+        args.out,
+        config=config,
+        tables=args.tables,
+        benchmarks=args.benchmarks,
+        runtime_out=args.runtime_out,
+    )
 
 
 def _cmd_manifest(args: argparse.Namespace) -> None:
@@ -176,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="result tables whose provenance the report summarizes",
     )
+    p.add_argument("--benchmarks", type=Path, help="directory of Snakemake benchmark files")
+    p.add_argument("--runtime-out", type=Path, help="where to write the runtime table")
     p.add_argument("manifests", nargs="+", type=Path, help="figures.json of each paper")
     p.set_defaults(func=_cmd_report)
 

@@ -19,10 +19,17 @@ import pandas as pd
 
 from curvlab import __version__
 from curvlab.claims import format_value, summary, verdict
-from curvlab.io import config_hash, git_state, read_provenance, read_table, write_text_atomic
+from curvlab.io import (
+    config_hash,
+    git_state,
+    read_provenance,
+    read_table,
+    write_table,
+    write_text_atomic,
+)
 from curvlab.papers import TITLES
 from curvlab.plots.common import read_manifest
-from curvlab.tables import CLAIMS
+from curvlab.tables import CLAIMS, RUNTIME
 
 STYLE = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto;
@@ -34,6 +41,7 @@ figcaption { font-size: 0.9rem; color: #333; max-width: 1000px; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 1rem 0; width: 100%; }
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.5rem; vertical-align: top; text-align: left; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure img { max-width: min(100%, 1100px); }
 .pass { color: #146c2e; font-weight: 600; } .fail { color: #b00020; font-weight: 600; }
 .contradicted { color: #8a5a00; font-size: 0.8rem; display: block; }
 nav a { margin-right: 1rem; }
@@ -100,14 +108,77 @@ def _claims_table(rows: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def runtime_table(benchmarks: str | os.PathLike[str]) -> pd.DataFrame:
+    """One row per Snakemake benchmark file under ``benchmarks`` (``<rule>/.../<job>.tsv``)."""
+    root = Path(benchmarks)
+    rows = []
+    for path in sorted(root.rglob("*.tsv")):
+        bench = pd.read_csv(path, sep="\t")
+        if bench.empty:
+            continue
+        relative = path.relative_to(root)
+        rows.append(
+            {
+                "rule": relative.parts[0].removesuffix(".tsv"),
+                "job": str(relative),
+                "wall_s": float(bench["s"].iloc[-1]),
+                "cpu_s": float(bench["cpu_time"].iloc[-1]),
+                "max_rss_mb": float(pd.to_numeric(bench["max_rss"], errors="coerce").iloc[-1]),
+                "finished_utc": datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(
+                    timespec="seconds"
+                ),
+            }
+        )
+    columns = ["rule", "job", "wall_s", "cpu_s", "max_rss_mb", "finished_utc"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _runtime_section(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p>No benchmark files yet.</p>"
+    per_rule = (
+        frame.groupby("rule")
+        .agg(
+            jobs=("job", "count"),
+            wall_total=("wall_s", "sum"),
+            wall_mean=("wall_s", "mean"),
+            wall_max=("wall_s", "max"),
+            cpu_total=("cpu_s", "sum"),
+            rss_max=("max_rss_mb", "max"),
+        )
+        .sort_values("wall_total", ascending=False)
+    )
+    rows = "".join(
+        f"<tr><td><code>{html.escape(rule)}</code></td><td class='num'>{int(r.jobs)}</td>"
+        f"<td class='num'>{r.wall_total:.1f}</td><td class='num'>{r.wall_mean:.1f}</td>"
+        f"<td class='num'>{r.wall_max:.1f}</td><td class='num'>{r.cpu_total:.1f}</td>"
+        f"<td class='num'>{r.rss_max:.0f}</td></tr>"
+        for rule, r in per_rule.iterrows()
+    )
+    return (
+        f"<p>{len(frame)} jobs, {frame['wall_s'].sum() / 60:.1f} min of job wall time and "
+        f"{frame['cpu_s'].sum() / 60:.1f} min of CPU time in all (the latest run of every job "
+        "benchmarked in this working directory; <a href='runtime.parquet'>runtime.parquet</a> "
+        "has one row per job).</p><table><thead><tr><th>rule</th><th>jobs</th>"
+        "<th>wall total [s]</th><th>wall mean [s]</th><th>wall max [s]</th>"
+        "<th>CPU total [s]</th><th>peak RSS [MB]</th></tr></thead><tbody>"
+        f"{rows}</tbody></table>"
+    )
+
+
 def build_report(
     claims_path: str | os.PathLike[str],
     manifests: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     config: dict[str, Any] | None = None,
     tables: Sequence[str | os.PathLike[str]] = (),
+    benchmarks: str | os.PathLike[str] | None = None,
+    runtime_out: str | os.PathLike[str] | None = None,
 ) -> None:
     out = Path(out)
+    runtime = runtime_table(benchmarks) if benchmarks else pd.DataFrame()
+    if runtime_out is not None:
+        write_table(runtime, runtime_out, RUNTIME, {"benchmarks": str(benchmarks)})
     claims = read_table(claims_path, CLAIMS)
     sections, nav = [], []
     for manifest_path in manifests:
@@ -129,9 +200,7 @@ def build_report(
         body.append(_claims_table(rows))
         body.append("</section>")
         sections.append("\n".join(body))
-    total = len(claims)
-    passed = int(claims["passed"].sum()) if total else 0
-    scale = ", ".join(sorted(claims["scale"].unique())) if total else "-"
+    scale = ", ".join(sorted(claims["scale"].unique())) if len(claims) else "-"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -139,11 +208,12 @@ def build_report(
 <body>
 <h1>curvlab: reproduced figures and checked claims</h1>
 <p class="provenance">{html.escape(provenance_line(config, tables))}</p>
-<p>Scale <b>{html.escape(scale)}</b>: {passed} of {total} claims pass
+<p>Scale <b>{html.escape(scale)}</b>: {html.escape(summary(claims))}
 (<a href="claims.md">claims.md</a>, <a href="claims.parquet">claims.parquet</a>).
 Papers covered: {", ".join(html.escape(TITLES.get(m, m)) for m in claims["paper"].unique())}.</p>
-<nav>{" ".join(nav)}</nav>
+<nav>{" ".join(nav)} <a href="#runtime">runtime</a></nav>
 {"".join(sections)}
+<section id="runtime"><h2>Runtime</h2>{_runtime_section(runtime)}</section>
 </body></html>
 """
     write_text_atomic(out, page)

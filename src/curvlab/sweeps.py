@@ -47,3 +47,19 @@ def all_jobs(config: dict[str, Any]) -> dict[str, Job]:
     if len(by_path) != len(jobs):
         raise ValueError("two jobs map to the same result path; check for duplicate list entries")
     return by_path
+
+
+def figure_files(paper: str, figure_ids: list[str]) -> list[Any]:
+    """A paper's figure outputs: PNGs marked for ``snakemake --report`` (category = the paper,
+    caption = the ``.rst`` the plot job writes beside each figure), PDFs and the captions."""
+    from snakemake.io import report
+
+    from curvlab.papers import TITLES
+
+    outdir = f"reports/figures/{paper}"
+    pngs = [
+        # Captions are resolved relative to the rules file (workflow/rules/).
+        report(f"{outdir}/{fig}.png", caption=f"../../{outdir}/{fig}.rst", category=TITLES[paper])
+        for fig in figure_ids
+    ]
+    return pngs + [f"{outdir}/{fig}.{ext}" for fig in figure_ids for ext in ("pdf", "rst")]

@@ -67,7 +67,23 @@ CURVATURE_TOPK = TableSchema(
     ),
 )
 
-CORE = {s.name: s for s in (CLAIMS, CURVATURE_SLQ, CURVATURE_MOMENTS, CURVATURE_TOPK)}
+RUNTIME = TableSchema(
+    name="runtime",
+    description=(
+        "Cost of every workflow job benchmarked in this working directory (the latest run of "
+        "each job), from Snakemake's benchmark files: plan cluster runs from it."
+    ),
+    columns=(
+        Column("rule", "string", "Snakemake rule"),
+        Column("job", "string", "benchmark file of the job, relative to results/benchmarks"),
+        Column("wall_s", "float64", "wall-clock time, seconds"),
+        Column("cpu_s", "float64", "CPU time, seconds"),
+        Column("max_rss_mb", "float64", "peak resident memory, MB"),
+        Column("finished_utc", "string", "when the benchmark file was written (UTC)"),
+    ),
+)
+
+CORE = {s.name: s for s in (CLAIMS, CURVATURE_SLQ, CURVATURE_MOMENTS, CURVATURE_TOPK, RUNTIME)}
 
 
 def get(name: str) -> TableSchema:

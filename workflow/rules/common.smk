@@ -10,9 +10,10 @@ from snakemake.settings.types import DeploymentMethod
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from curvlab.config import validate_config
-from curvlab.papers import PAPERS, selected
+from curvlab.papers import PAPERS, TITLES, selected
 from curvlab.runtime import gpus_wanted
 from curvlab import sweeps
+from curvlab.sweeps import figure_files
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 _validated = validate_config(config, SCHEMA)

@@ -79,11 +79,7 @@ rule du2018_figures:
     input:
         rules.du2018_aggregate.output,
     output:
-        figures=expand(
-            "reports/figures/du2018/{figure}.{ext}",
-            figure=DU2018.figures(config),
-            ext=["png", "pdf"],
-        ),
+        figures=figure_files("du2018", DU2018.figures(config)),
         manifest="reports/figures/du2018/figures.json",
     log:
         "logs/du2018/figures.log",

@@ -74,11 +74,7 @@ rule huh2020_figures:
     input:
         rules.huh2020_aggregate.output,
     output:
-        figures=expand(
-            "reports/figures/huh2020/{figure}.{ext}",
-            figure=HUH2020.figures(config),
-            ext=["png", "pdf"],
-        ),
+        figures=figure_files("huh2020", HUH2020.figures(config)),
         manifest="reports/figures/huh2020/figures.json",
     log:
         "logs/huh2020/figures.log",

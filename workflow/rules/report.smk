@@ -30,7 +30,8 @@ rule html_report:
         figures=PAPER_FIGURES,
         tables=RESULT_TABLES,
     output:
-        "reports/index.html",
+        html="reports/index.html",
+        runtime="reports/runtime.parquet",
     log:
         "logs/report/index.log",
     conda:
@@ -39,8 +40,9 @@ rule html_report:
         curvlab=CURVLAB,
         config=json.dumps(config, sort_keys=True),
     shell:
-        "{params.curvlab} report --claims {input.claims:q} --out {output:q}"
-        " --config-json {params.config:q} --tables {input.tables:q} -- {input.manifests:q}"
+        "{params.curvlab} report --claims {input.claims:q} --out {output.html:q}"
+        " --config-json {params.config:q} --tables {input.tables:q}"
+        " --benchmarks results/benchmarks --runtime-out {output.runtime:q} -- {input.manifests:q}"
         " > {log:q} 2>&1"
 
 

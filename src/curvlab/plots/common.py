@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,8 +54,24 @@ def save_figure(fig: plt.Figure, outdir: str | os.PathLike[str], fig_id: str) ->
 def write_manifest(
     outdir: str | os.PathLike[str], paper: str, title: str, figures: list[FigureRecord]
 ) -> None:
+    """figures.json for the HTML report and one ``<id>.rst`` caption per figure for
+    ``snakemake --report``."""
     payload = {"paper": paper, "title": title, "figures": [asdict(f) for f in figures]}
     write_text_atomic(Path(outdir) / MANIFEST, json.dumps(payload, indent=2, ensure_ascii=False))
+    for fig in figures:
+        write_text_atomic(Path(outdir) / f"{fig.id}.rst", rst_caption(fig.title, fig.caption))
+
+
+def rst_caption(title: str, caption: str) -> str:
+    """The caption as one reStructuredText paragraph, safe from rst markup and Jinja."""
+    escaped = re.sub(r"([\\*_`|<>\[\]])", r"\\\1", caption)
+    return (
+        "{% raw %}\n**"
+        + re.sub(r"([\\*`])", r"\\\1", title)
+        + ".** "
+        + escaped
+        + "\n{% endraw %}\n"
+    )
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict:

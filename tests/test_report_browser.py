@@ -1,0 +1,101 @@
+"""reports/index.html in a real headless browser: it opens from disk, every image loads, no
+console errors, every paper has a section with figures and claims, and a provenance line.
+
+Uses Debian's chromium and chromium-driver (installed here when missing and possible) through
+Selenium. The page is the one the workflow tests' micro run writes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from wfutil import MICRO, make_copy, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("browser")]
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def _browser_available() -> str | None:
+    if Path(CHROMIUM).exists() and Path(DRIVER).exists():
+        return None
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "chromium is not installed and cannot be installed here (needs root and apt-get)"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
+    result = subprocess.run(
+        [*install, "chromium", "chromium-driver"], env=env, capture_output=True, timeout=900
+    )
+    if result.returncode != 0:  # stale package lists on a fresh machine
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
+        subprocess.run([*install, "chromium", "chromium-driver"], env=env, timeout=900)
+    return None if Path(DRIVER).exists() else "installing chromium failed"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _browser_available()
+    if reason:
+        pytest.skip(reason)
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # Flags that keep Chromium quiet on a machine without network access or a display.
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--allow-file-access-from-files",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_index_html_renders_every_figure_without_errors(browser, tmp_path):
+    workdir = make_copy(tmp_path / "wf", MICRO)
+    snakemake(workdir, "--cores", "2", "reports/all")
+    page = workdir / "reports" / "index.html"
+    assert "not measured at this scale" in page.read_text()
+    browser.get(page.as_uri())
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete,"
+        " i.naturalWidth]);"
+    )
+    assert images, "the report shows no figures"
+    broken = [src for src, complete, width in images if not (complete and width > 0)]
+    assert not broken, f"images that did not load: {broken}"
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    sections = browser.execute_script(
+        "return Array.from(document.querySelectorAll('section')).map(s => s.id);"
+    )
+    assert {"du2018", "huh2020", "runtime"} <= set(sections)
+    for paper in ("du2018", "huh2020"):
+        figures = browser.execute_script(
+            f"return document.querySelectorAll('#{paper} figure img').length;"
+        )
+        claims = browser.execute_script(f"return document.querySelectorAll('#{paper} tr').length;")
+        assert figures >= 4 and claims >= 5, (paper, figures, claims)
+    provenance = browser.find_element("css selector", ".provenance").text
+    for field in ("curvlab", "commit", "config", "torch", "device", "UTC"):
+        assert field in provenance, provenance
+    shot = tmp_path / "screenshot.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
