@@ -53,8 +53,8 @@ def run_job(
     if task.uses_torch:
         from curvlab.runtime import resolve_device
 
+        resolved = resolve_device(device)  # imports torch
         set_threads(threads)  # torch is now imported: set its intra-op pool too
-        resolved = resolve_device(device)
         device_name = str(resolved)
         kwargs["device"] = device_name
     log.info("%s on %s with %d thread(s): %s", task_name, device_name, threads, json.dumps(spec))
@@ -64,7 +64,7 @@ def run_job(
     record = provenance(
         dataclasses.asdict(spec_obj),
         seed=getattr(spec_obj, "seed", None),
-        dtype="float64",
+        dtype=getattr(spec_obj, "dtype", "float64"),
         device=device_name,
         wall_time_s=round(wall, 3),
         task=task_name,
