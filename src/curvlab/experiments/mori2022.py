@@ -1,0 +1,915 @@
+"""Mori, Ziyin, Liu & Ueda (ICML 2022), "Power-law escape rate of SGD": the four experiments.
+
+Each is a pure function from a frozen spec to a tidy long table (papers.md §5.2 protocol with the
+§5.7 corrections):
+
+* :func:`run_decoupling` (Fig. 1) — a 2-hidden-layer ReLU net on the first N images with
+  even → +1 / odd → −1 targets, trained by SGD on ℓ_μ = ½(f − y)². At the chosen epochs the
+  nonzero spectra of the exact (1/N)Σ_μ ℓ_μ∇f_μ∇f_μᵀ and the decoupled L·(1/N)Σ_μ∇f_μ∇f_μᵀ
+  are computed exactly from the N × N empirical NTK Gram matrix K = JJᵀ
+  (:func:`curvlab.curvature.ntk_gram`): they are the eigenvalues of (1/N)D^{1/2}KD^{1/2},
+  D = diag(ℓ_μ), and of (L/N)K (:func:`decoupling_spectra`).
+* :func:`run_noise` (Fig. 2) — a fully connected or convolutional net on one-hot targets with
+  MSE ℓ_μ = ½‖f − y‖², SGD; every epoch the loss and the noise strength
+  𝒩 = (1/N)Σ_μ‖∇ℓ_μ‖² − ‖∇L‖², exactly as defined (with the −‖∇L‖² term), from
+  :meth:`curvlab.curvature.NoiseCovarianceOperator.noise_strength`.
+* :func:`run_stationary` (Fig. 3a) — d = 1 linear regression, x, y i.i.d. N(0, 1); SGD with a
+  fresh minibatch every step (without replacement within the batch); θ every ``sample_every``
+  steps after a burn-in, for many chains at once (the exact affine maps of consecutive steps
+  are composed, vectorized over chains); φ by the one-parameter Student-t maximum likelihood.
+* :func:`run_first_passage` (Fig. 3b) — N = 10⁴, B = 1, η = 0.1 regression in d dimensions:
+  first times t = ηk at which L exceeds c·L(θ*) for every c, for 100 chains started at θ*;
+  real SGD or the decoupled-noise control (full gradient plus Gaussian noise of covariance
+  exactly (2L(θ)/B)H). Time is cut into blocks simulated in parallel, each from u = 0 after a
+  warm-up on the preceding block's draws (the memory of the start decays like e^{−ηh_min k};
+  the warm-up makes it e^{−warmup_time}); :func:`first_passage_plain` is the plain sequential
+  loop on the same draws, used to check it.
+
+Time is t = ηk throughout; minibatch losses are L_B = (1/B)Σ_{μ∈B} ℓ_μ.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curvlab.data.synthetic import gaussian_regression
+from curvlab.runtime import derive_seed, numpy_rng
+from curvlab.theory import mori
+
+log = logging.getLogger(__name__)
+
+
+def _progress(label: str, done: float, total: float, start: float, **values: float) -> None:
+    elapsed = time.perf_counter() - start
+    left = elapsed / max(done, 1e-12) * (total - done)
+    shown = " ".join(f"{k}={v:.4g}" for k, v in values.items())
+    log.info(
+        "%s %.0f/%.0f %s (%.1f s elapsed, ~%.0f s left)", label, done, total, shown, elapsed, left
+    )
+
+
+def _long(rows: list[tuple], columns: tuple[str, ...], keys: dict[str, Any]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for i, (name, value) in enumerate(keys.items()):
+        frame.insert(i, name, value)
+    return frame
+
+
+# =========================================================================== regression data
+
+
+@dataclass(frozen=True)
+class Regression:
+    """Linear regression f(θ, x) = θᵀx on a finite data set, around its minimum θ*.
+
+    With u = θ − θ* and r_μ = θ*ᵀx_μ − y_μ (so Σ_μ r_μx_μ = 0), L(θ) = L* + ½uᵀHu exactly,
+    H = (1/N)Σ_μ x_μx_μᵀ. h* is the mean eigenvalue of H (papers.md §5.7 correction 4).
+    """
+
+    x: np.ndarray  # (N, d)
+    r: np.ndarray  # (N,)
+    hessian: np.ndarray  # (d, d)
+    hessian_sqrt: np.ndarray
+    theta_star: np.ndarray
+    loss_min: float
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        return np.linalg.eigvalsh(self.hessian)
+
+    @property
+    def h_star(self) -> float:
+        return float(np.trace(self.hessian) / self.hessian.shape[0])
+
+    def loss(self, u: np.ndarray) -> np.ndarray:
+        """L(θ* + u) for a batch of displacements u (lanes, d)."""
+        return self.loss_min + 0.5 * np.einsum("li,ij,lj->l", u, self.hessian, u)
+
+
+def regression_problem(n_samples: int, dim: int, seed: int) -> Regression:
+    """Mori et al. §5.3 data: x_μ ∈ R^d and y_μ i.i.d. N(0, 1); one data set per (N, d, seed)."""
+    x, y, _ = gaussian_regression(
+        n_samples, dim, numpy_rng(seed, f"mori2022/regression/n{n_samples}/d{dim}")
+    )
+    theta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    r = x @ theta - y
+    hessian = x.T @ x / n_samples
+    w, v = np.linalg.eigh(hessian)
+    return Regression(
+        x=x,
+        r=r,
+        hessian=hessian,
+        hessian_sqrt=(v * np.sqrt(w)) @ v.T,
+        theta_star=theta,
+        loss_min=float(0.5 * np.mean(r * r)),
+    )
+
+
+def draw_minibatches(rng: np.random.Generator, n: int, rows: int, batch: int) -> np.ndarray:
+    """``rows`` minibatches of ``batch`` distinct indices in [0, n): (rows, batch) int64.
+
+    Each row is drawn uniformly with replacement and redrawn while it has a repeated index, which
+    makes it a uniform draw without replacement (a fresh minibatch every step, papers.md §5.7).
+    """
+    idx = rng.integers(0, n, size=(rows, batch))
+    if batch > 1:
+        check = np.arange(rows)
+        while check.size:
+            s = np.sort(idx[check], axis=1)
+            check = check[(s[:, 1:] == s[:, :-1]).any(axis=1)]
+            if check.size:
+                idx[check] = rng.integers(0, n, size=(check.size, batch))
+    return idx
+
+
+# =========================================================================== Fig. 3a
+
+
+@dataclass(frozen=True)
+class StationarySpec:
+    """SGD on d = 1 regression: ``chains`` chains from θ*, ``burn_in`` steps discarded, then θ
+    kept every ``sample_every`` steps for ``iterations`` steps (papers.md §5.7 protocol)."""
+
+    eta: float = 0.01
+    batch: int = 1
+    n_samples: int = 100_000
+    iterations: int = 1_000_000
+    sample_every: int = 100
+    burn_in: int = 10_000
+    chains: int = 8
+    seed: int = 0
+    kesten_draws: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch < self.n_samples:
+            raise ValueError(f"batch must lie in [1, n_samples), got {self.batch}")
+        for name in ("iterations", "burn_in"):
+            if getattr(self, name) % self.sample_every:
+                raise ValueError(f"{name} must be a multiple of sample_every")
+
+
+def stationary_samples(
+    x2: np.ndarray,
+    xr: np.ndarray,
+    eta: float,
+    batch: int,
+    chains: int,
+    n_blocks: int,
+    block: int,
+    rng: np.random.Generator,
+    chunk_elements: int = 4_000_000,
+) -> np.ndarray:
+    """u = θ − θ* after each of ``n_blocks`` blocks of ``block`` SGD steps: (n_blocks, chains).
+
+    A step is the affine map u ← a u + b, a = 1 − η⟨x²⟩_B, b = −η⟨xr⟩_B (``x2`` = x², ``xr`` =
+    x·r per sample); the ``block`` maps of a block are composed in parallel over blocks and
+    chains, then applied in order. Minibatches are drawn block-major, step, chain.
+    """
+    n = x2.size
+    u = np.zeros(chains)
+    out = np.empty((n_blocks, chains))
+    per_block = block * chains * batch
+    blocks_per_chunk = max(1, chunk_elements // per_block)
+    for start in range(0, n_blocks, blocks_per_chunk):
+        nb = min(blocks_per_chunk, n_blocks - start)
+        idx = draw_minibatches(rng, n, nb * block * chains, batch).reshape(nb, block, chains, batch)
+        a = 1.0 - eta * x2[idx].mean(axis=-1)
+        b = -eta * xr[idx].mean(axis=-1)
+        scale = np.ones((nb, chains))
+        shift = np.zeros((nb, chains))
+        for j in range(block):
+            scale *= a[:, j]
+            shift = a[:, j] * shift + b[:, j]
+        for k in range(nb):
+            u = scale[k] * u + shift[k]
+            out[start + k] = u
+    return out
+
+
+def _minibatch_means(
+    values: np.ndarray, batch: int, draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    if batch == 1:
+        return values
+    return values[draw_minibatches(rng, values.size, draws, batch)].mean(axis=1)
+
+
+def run_stationary(spec: StationarySpec) -> pd.DataFrame:
+    """Fig. 3a: φ of the stationary law of d = 1 SGD, one row per (chain, quantity).
+
+    Per chain (``chain`` ≥ 0): mean_log1p_z (⟨ln(1 + z)⟩, z = h u²/(2L*), the sufficient
+    statistic of φ), n_kept, phi_mle and phi_se (the i.i.d. Fisher error; kept samples are
+    correlated at small η), u_sq_mean (⟨u²⟩), excess_kurtosis, diverged. Data set constants
+    (``chain`` = −1): h, loss_min, theta_star, var_x2 (Var_μ x²), mean_x2r2 ((1/N)Σ x²r²),
+    kesten_alpha (E|1 − η⟨x²⟩_B|^α = 1; inf when the variance is finite).
+    """
+    prob = regression_problem(spec.n_samples, 1, spec.seed)
+    x = prob.x[:, 0]
+    h = float(prob.hessian[0, 0])
+    x2, xr = x * x, x * prob.r
+    tag = f"eta={spec.eta:g} B={spec.batch}"
+    rng = numpy_rng(spec.seed, f"mori2022/stationary/sgd/eta{spec.eta!r}/B{spec.batch}")
+    start = time.perf_counter()
+    blocks = (spec.burn_in + spec.iterations) // spec.sample_every
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = stationary_samples(
+            x2, xr, spec.eta, spec.batch, spec.chains, blocks, spec.sample_every, rng
+        )
+    kept = u[spec.burn_in // spec.sample_every :]
+    _progress(f"mori2022 stationary {tag}", blocks, blocks, start)
+
+    rows: list[tuple] = []
+    for chain in range(spec.chains):
+        v = kept[:, chain]
+        finite = bool(np.isfinite(v).all())
+        m = float(np.mean(mori.log1p_z(v, h, prob.loss_min))) if finite else math.nan
+        phi = mori.phi_mle(m) if finite else math.nan
+        phi_se = mori.phi_mle_se(phi, v.size) if math.isfinite(phi) else math.nan
+        with np.errstate(over="ignore", invalid="ignore"):
+            u2 = float(np.mean(v * v))
+            kurt = float(np.mean(v**4) / u2**2 - 3.0) if finite else math.nan
+        rows += [
+            (chain, "mean_log1p_z", m),
+            (chain, "n_kept", float(v.size)),
+            (chain, "phi_mle", phi),
+            (chain, "phi_se", phi_se),
+            (chain, "u_sq_mean", u2),
+            (chain, "excess_kurtosis", kurt),
+            (chain, "diverged", float(not finite)),
+        ]
+    multipliers = 1.0 - spec.eta * _minibatch_means(
+        x2, spec.batch, spec.kesten_draws, numpy_rng(spec.seed, "mori2022/stationary/kesten")
+    )
+    rows += [
+        (-1, "h", h),
+        (-1, "loss_min", prob.loss_min),
+        (-1, "theta_star", float(prob.theta_star[0])),
+        (-1, "var_x2", float(np.var(x2))),
+        (-1, "mean_x2r2", float(np.mean(xr * xr))),
+        (-1, "kesten_alpha", mori.kesten_alpha(multipliers)),
+    ]
+    frame = _long(
+        rows,
+        ("chain", "quantity", "value"),
+        {
+            "eta": float(spec.eta),
+            "batch": int(spec.batch),
+            "n_samples": int(spec.n_samples),
+            "iterations": int(spec.iterations),
+            "seed": int(spec.seed),
+        },
+    )
+    frame["diverged"] = not bool(np.isfinite(kept).all())
+    return frame
+
+
+# =========================================================================== Fig. 3b
+
+
+@dataclass(frozen=True)
+class FirstPassageSpec:
+    """First passage of L over c·L(θ*) for ``chains`` chains from θ*, up to ``max_steps`` steps.
+
+    ``dynamics``: ``sgd`` (real SGD, a fresh minibatch every step) or ``control`` (full gradient
+    plus Gaussian noise of covariance exactly (2L(θ)/B)H). Blocks of ``block`` steps are
+    simulated in parallel, each after ⌈warmup_time/(η h_min)⌉ warm-up steps on the preceding
+    block's draws; ``max_draw_mb`` bounds the memory of the draws held at once.
+    """
+
+    dynamics: str = "sgd"
+    dim: int = 1
+    n_samples: int = 10_000
+    batch: int = 1
+    eta: float = 0.1
+    cs: tuple[float, ...] = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
+    chains: int = 100
+    max_steps: int = 1_000_000
+    block: int = 1000
+    warmup_time: float = 50.0
+    max_draw_mb: float = 256.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cs", tuple(sorted(float(c) for c in self.cs)))
+        if self.dynamics not in ("sgd", "control"):
+            raise ValueError(f"dynamics must be sgd or control, got {self.dynamics!r}")
+        if self.max_steps % self.block:
+            raise ValueError("max_steps must be a multiple of block")
+        if min(self.cs) <= 1:
+            raise ValueError("every threshold factor c must exceed 1")
+
+
+class _Dynamics:
+    """Draws and steps of one chain family, vectorized over lanes (chains × blocks)."""
+
+    def __init__(self, spec: FirstPassageSpec, prob: Regression) -> None:
+        self.spec, self.prob = spec, prob
+        self.purpose = (
+            f"mori2022/first_passage/{spec.dynamics}/n{spec.n_samples}/d{spec.dim}/"
+            f"B{spec.batch}/eta{spec.eta!r}"
+        )
+
+    def block_draws(self, block_index: int) -> np.ndarray:
+        """Draws of one block, (block, chains, ·): minibatch indices or standard normals."""
+        s = self.spec
+        rng = numpy_rng(s.seed, f"{self.purpose}/block{block_index}")
+        if s.dynamics == "sgd":
+            idx = draw_minibatches(rng, s.n_samples, s.block * s.chains, s.batch)
+            return idx.astype(np.int32).reshape(s.block, s.chains, s.batch)
+        return rng.standard_normal((s.block, s.chains, s.dim))
+
+    @property
+    def bytes_per_block(self) -> int:
+        s = self.spec
+        per = 4 * s.batch if s.dynamics == "sgd" else 8 * s.dim
+        return s.block * s.chains * per
+
+    def step(self, u: np.ndarray, draw: np.ndarray) -> np.ndarray:
+        s, p = self.spec, self.prob
+        if s.dynamics == "sgd":
+            if s.batch == 1:
+                xb = p.x[draw[:, 0]]
+                residual = np.einsum("ld,ld->l", xb, u) + p.r[draw[:, 0]]
+                return u - s.eta * xb * residual[:, None]
+            xb = p.x[draw]
+            residual = np.einsum("lbd,ld->lb", xb, u) + p.r[draw]
+            return u - (s.eta / s.batch) * np.einsum("lbd,lb->ld", xb, residual)
+        noise = np.sqrt(2.0 * p.loss(u) / s.batch)[:, None] * (draw @ p.hessian_sqrt)
+        return u - s.eta * (u @ p.hessian + noise)
+
+
+@dataclass
+class Passages:
+    """First crossings per chain and threshold: ``step`` (−1: not within the horizon) and
+    ``jumped`` (the crossing step raised L by more than half of (c − 1)L*)."""
+
+    step: np.ndarray  # (chains, n_c) int64
+    jumped: np.ndarray  # (chains, n_c) bool
+    steps_simulated: int
+
+
+def _scan_block(
+    dyn: _Dynamics, u: np.ndarray, draws: np.ndarray, thresholds: np.ndarray, half: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run every lane through one block of steps; first crossing step (1-based) per threshold."""
+    lanes = u.shape[0]
+    n_c = thresholds.size
+    limits = np.append(thresholds, np.inf)
+    level = np.zeros(lanes, dtype=np.int64)  # thresholds crossed so far (a prefix: sorted)
+    first = np.full((lanes, n_c), -1, dtype=np.int64)
+    jumped = np.zeros((lanes, n_c), dtype=bool)
+    loss_prev = dyn.prob.loss(u)
+    for s in range(draws.shape[1]):
+        u = dyn.step(u, draws[:, s].reshape(lanes, -1))
+        loss = dyn.prob.loss(u)
+        hit = np.flatnonzero(loss > limits[level])
+        if hit.size:
+            new_level = np.searchsorted(thresholds, loss[hit], side="left")
+            rise = loss[hit] - loss_prev[hit]
+            for j in range(n_c):
+                now = (level[hit] <= j) & (new_level > j)
+                if now.any():
+                    first[hit[now], j] = s + 1
+                    jumped[hit[now], j] = rise[now] > half[j]
+            level[hit] = new_level
+        loss_prev = loss
+    return first, jumped, u
+
+
+def simulate_first_passage(spec: FirstPassageSpec, prob: Regression) -> Passages:
+    """Block-parallel first passage (see the module docstring)."""
+    dyn = _Dynamics(spec, prob)
+    h_min = float(prob.eigenvalues.min())
+    warmup = math.ceil(spec.warmup_time / (spec.eta * h_min))
+    if warmup > spec.block:
+        raise ValueError(
+            f"the warm-up ({warmup} steps) is longer than a block ({spec.block}); raise block"
+        )
+    thresholds = np.asarray(spec.cs) * prob.loss_min
+    half = 0.5 * (np.asarray(spec.cs) - 1.0) * prob.loss_min
+    n_c = thresholds.size
+    total_blocks = spec.max_steps // spec.block
+    max_chunk = max(1, int(spec.max_draw_mb * 2**20 // dyn.bytes_per_block) - 1)
+    step = np.full((spec.chains, n_c), -1, dtype=np.int64)
+    jumped = np.zeros((spec.chains, n_c), dtype=bool)
+    b0, chunk = 0, 1
+    start = time.perf_counter()
+    label = f"mori2022 first passage {spec.dynamics} d={spec.dim} seed={spec.seed}"
+    previous = dyn.block_draws(-1)  # blocks before 0 do not exist: their warm-up is discarded
+    while b0 < total_blocks:
+        nb = min(chunk, max_chunk, total_blocks - b0)
+        current = [dyn.block_draws(b) for b in range(b0, b0 + nb)]
+        draws = np.stack([previous, *current])  # (nb + 1, block, chains, ·)
+        lanes = nb * spec.chains
+        u = np.zeros((lanes, spec.dim))
+        for w in range(warmup):
+            u = dyn.step(u, draws[:nb, spec.block - warmup + w].reshape(lanes, -1))
+        if b0 == 0:
+            u[: spec.chains] = 0.0  # every chain starts at θ*
+        block_draws = draws[1:].transpose(0, 2, 1, 3)
+        # lanes are block-major: lane = k·chains + chain
+        block_draws = block_draws.reshape(lanes, spec.block, -1)
+        first, jump, _ = _scan_block(dyn, u, block_draws, thresholds, half)
+        first = first.reshape(nb, spec.chains, n_c)
+        jump = jump.reshape(nb, spec.chains, n_c)
+        for k in range(nb):
+            new = (step < 0) & (first[k] >= 0)
+            step[new] = (b0 + k) * spec.block + first[k][new]
+            jumped[new] = jump[k][new]
+        previous = current[-1]
+        b0 += nb
+        chunk *= 2
+        crossed = float((step[:, -1] >= 0).mean())
+        _progress(label, b0 * spec.block, spec.max_steps, start, crossed_top=crossed)
+        if (step[:, -1] >= 0).all():
+            break
+    return Passages(step, jumped, b0 * spec.block)
+
+
+def first_passage_plain(spec: FirstPassageSpec, prob: Regression) -> Passages:
+    """The same chains simulated step by step from θ* with the same draws (for checks)."""
+    dyn = _Dynamics(spec, prob)
+    thresholds = np.asarray(spec.cs) * prob.loss_min
+    half = 0.5 * (np.asarray(spec.cs) - 1.0) * prob.loss_min
+    step = np.full((spec.chains, thresholds.size), -1, dtype=np.int64)
+    jumped = np.zeros_like(step, dtype=bool)
+    u = np.zeros((spec.chains, spec.dim))
+    for b in range(spec.max_steps // spec.block):
+        draws = dyn.block_draws(b).transpose(1, 0, 2)
+        first, jump, u = _scan_block(dyn, u, draws, thresholds, half)
+        new = (step < 0) & (first >= 0)
+        step[new] = b * spec.block + first[new]
+        jumped[new] = jump[new]
+    return Passages(step, jumped, spec.max_steps)
+
+
+def max_single_kick(prob: Regression, eta: float) -> float:
+    """max_μ L(θ* − η r_μ x_μ)/L*: the largest loss one B = 1 step can reach from θ* (§5.7)."""
+    u = -eta * prob.r[:, None] * prob.x
+    return float(prob.loss(u).max() / prob.loss_min)
+
+
+def run_first_passage(spec: FirstPassageSpec) -> pd.DataFrame:
+    """Fig. 3b: one row per (chain, c, quantity) — crossing_step (the first k with
+    L > c·L*, NaN if not within ``max_steps``) and jumped (1/0) — plus data-set constants with
+    chain = −1, c = NaN: h_star (mean eigenvalue of H), h_min, h_max, loss_min, warmup_steps,
+    steps_simulated and max_kick_c (largest L/L* one B = 1 step reaches from θ*)."""
+    prob = regression_problem(spec.n_samples, spec.dim, spec.seed)
+    passages = simulate_first_passage(spec, prob)
+    eig = prob.eigenvalues
+    n_c = len(spec.cs)
+    chains = np.repeat(np.arange(spec.chains), n_c)
+    cs = np.tile(np.asarray(spec.cs), spec.chains)
+    steps = passages.step.reshape(-1).astype(np.float64)
+    crossed = steps >= 0
+    steps[~crossed] = np.nan
+    jumped = np.where(crossed, passages.jumped.reshape(-1).astype(np.float64), np.nan)
+    constants = {
+        "h_star": prob.h_star,
+        "h_min": float(eig.min()),
+        "h_max": float(eig.max()),
+        "loss_min": prob.loss_min,
+        "warmup_steps": float(math.ceil(spec.warmup_time / (spec.eta * eig.min()))),
+        "steps_simulated": float(passages.steps_simulated),
+        "max_kick_c": max_single_kick(prob, spec.eta) if spec.batch == 1 else math.nan,
+    }
+    frame = pd.DataFrame(
+        {
+            "chain": np.concatenate([chains, chains, np.full(len(constants), -1)]),
+            "c": np.concatenate([cs, cs, np.full(len(constants), np.nan)]),
+            "quantity": ["crossing_step"] * steps.size + ["jumped"] * steps.size + list(constants),
+            "value": np.concatenate([steps, jumped, np.fromiter(constants.values(), float)]),
+        }
+    )
+    keys = {
+        "dynamics": spec.dynamics,
+        "dim": int(spec.dim),
+        "eta": float(spec.eta),
+        "batch": int(spec.batch),
+        "n_samples": int(spec.n_samples),
+        "max_steps": int(spec.max_steps),
+        "seed": int(spec.seed),
+    }
+    for i, (name, value) in enumerate(keys.items()):
+        frame.insert(i, name, value)
+    return frame
+
+
+# =========================================================================== image data, nets
+
+
+def image_data(
+    dataset: str, root: str, n_samples: int, image_size: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n_samples`` training images as float32 in [0, 1], (N, C, H, W), and labels.
+
+    Reads the prepared arrays (the workflow's ``prepare_dataset`` rule makes them); a missing
+    data set raises the data layer's :class:`curvlab.data.DataError`, never a substitute.
+    """
+    from curvlab.data import downscale, first_n, load_dataset, to_float
+
+    arrays = load_dataset(dataset, root=root, download=False)
+    x, y = first_n(arrays["x_train"], arrays["y_train"], n_samples)
+    x = to_float(x, np.float32)
+    if x.ndim == 3:
+        x = x[:, None]
+    if image_size is not None and image_size != x.shape[-1]:
+        x = downscale(x, image_size).astype(np.float32)
+    return x, y
+
+
+def glorot_(model: Any, generator: Any) -> None:
+    """Glorot (Xavier) uniform weights, zero biases, for every Linear and Conv2d layer."""
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                nn.init.xavier_uniform_(module.weight, generator=generator)
+                if module.bias is not None:
+                    module.bias.zero_()
+
+
+def mlp(in_features: int, hidden: tuple[int, ...], out_features: int) -> Any:
+    """Flatten → (Linear → ReLU) per hidden width → Linear (no output activation)."""
+    from torch import nn
+
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+def cnn(
+    in_channels: int, image_size: int, channels: tuple[int, ...], convs: int, out_features: int
+) -> Any:
+    """Keskar et al.'s stacks as in Mori §5.2: per stack ``convs`` × [c, 3, 3, 1] convolutions
+    (padding 1) with ReLU, then MaxPool(2); a linear output layer of 10 units."""
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    width, size = in_channels, image_size
+    for c in channels:
+        for _ in range(convs):
+            layers += [nn.Conv2d(width, c, 3, stride=1, padding=1), nn.ReLU()]
+            width = c
+        layers.append(nn.MaxPool2d(2))
+        size //= 2
+    layers += [nn.Flatten(), nn.Linear(width * size * size, out_features)]
+    return nn.Sequential(*layers)
+
+
+def _sgd_epoch(model: Any, x: Any, y: Any, loss_fn: Callable, eta: float, batch: int, order):
+    """One epoch of plain SGD (θ ← θ − η∇L_B) over the minibatches given by ``order``."""
+    import torch
+
+    params = [p for p in model.parameters()]
+    for start in range(0, len(order), batch):
+        idx = torch.as_tensor(order[start : start + batch], device=x.device)
+        loss = loss_fn(model(x[idx]), y[idx])
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p.sub_(eta * g)
+
+
+def half_mse(out: Any, target: Any) -> Any:
+    """(1/n)Σ_μ ½‖f_μ − y_μ‖²: the mean of ℓ_μ over the batch (written out by hand: torch
+    2.13's F.mse_loss breaks forward-over-reverse differentiation)."""
+    diff = out - target
+    return 0.5 * (diff * diff).reshape(diff.shape[0], -1).sum(dim=1).mean()
+
+
+# =========================================================================== Fig. 1
+
+
+@dataclass(frozen=True)
+class DecouplingSpec:
+    """Fig. 1: the first ``n_samples`` images, even/odd ±1 targets, a ReLU MLP with one output,
+    Glorot init, SGD; spectra at each epoch in ``epochs`` (0 = initialization)."""
+
+    dataset: str = "mnist"
+    data_root: str = "data"
+    n_samples: int = 2000
+    image_size: int | None = None
+    hidden: tuple[int, ...] = (100, 100)
+    eta: float = 0.01
+    batch: int = 100
+    epochs: tuple[int, ...] = (0, 5, 50)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "epochs", tuple(sorted({int(e) for e in self.epochs})))
+
+
+def decoupling_spectra(model: Any, inputs: Any, targets: Any) -> dict[str, Any]:
+    """Exact and decoupled spectra of a one-output model on (inputs, targets), in float64.
+
+    Returns loss L, per-sample losses ℓ_μ = ½(f_μ − y_μ)², and ascending eigenvalues of
+    (1/N)D^{1/2}KD^{1/2} (the nonzero spectrum of (1/N)Σ_μ ℓ_μ∇f_μ∇f_μᵀ) and of (L/N)K (that of
+    L·(1/N)Σ_μ∇f_μ∇f_μᵀ), K = JJᵀ the N × N NTK Gram matrix.
+    """
+    import copy
+
+    import torch
+
+    from curvlab.curvature import ntk_gram
+
+    model64 = copy.deepcopy(model).double().eval()
+    x = inputs.double()
+    with torch.no_grad():
+        f = model64(x).reshape(-1)
+    ell = 0.5 * (f - targets.double().reshape(-1)) ** 2
+    loss = ell.mean()
+    gram = ntk_gram(model64, x, mode="eval")
+    n = x.shape[0]
+    root = ell.sqrt()
+    exact = torch.linalg.eigvalsh(root[:, None] * gram * root[None, :] / n)
+    decoupled = torch.linalg.eigvalsh(loss * gram / n)
+    return {
+        "loss": float(loss),
+        "losses": ell.cpu().numpy(),
+        "exact": exact.cpu().numpy(),
+        "decoupled": decoupled.cpu().numpy(),
+    }
+
+
+def run_decoupling(spec: DecouplingSpec, device: str = "cpu") -> pd.DataFrame:
+    """Fig. 1 table: per measured epoch, quantity eig_exact / eig_decoupled (index = rank,
+    ascending) and loss; every epoch the training loss (train_loss)."""
+    import torch
+
+    from curvlab.data import even_odd_labels
+
+    x_np, labels = image_data(spec.dataset, spec.data_root, spec.n_samples, spec.image_size)
+    x = torch.as_tensor(x_np, device=device)
+    y = torch.as_tensor(even_odd_labels(labels), dtype=torch.float32, device=device)[:, None]
+    gen = torch.Generator().manual_seed(derive_seed(spec.seed, "mori2022/decoupling/init"))
+    model = mlp(int(np.prod(x_np.shape[1:])), spec.hidden, 1)
+    glorot_(model, gen)
+    model.to(device)
+    shuffle = numpy_rng(spec.seed, "mori2022/decoupling/shuffle")
+    rows: list[tuple] = []
+    start = time.perf_counter()
+    last = max(spec.epochs)
+    for epoch in range(last + 1):
+        with torch.no_grad():
+            train_loss = float(half_mse(model(x), y))
+        rows.append((epoch, "train_loss", 0, train_loss))
+        if not math.isfinite(train_loss):
+            log.warning("training diverged at epoch %d", epoch)
+            break
+        if epoch in spec.epochs:
+            spectra = decoupling_spectra(model, x, y)
+            rows.append((epoch, "loss", 0, spectra["loss"]))
+            for name in ("exact", "decoupled"):
+                rows += [(epoch, f"eig_{name}", i, float(v)) for i, v in enumerate(spectra[name])]
+            _progress(f"mori2022 decoupling seed={spec.seed}", epoch, last, start, loss=train_loss)
+        if epoch < last:
+            _sgd_epoch(model, x, y, half_mse, spec.eta, spec.batch, shuffle.permutation(len(x)))
+    frame = _long(
+        rows,
+        ("epoch", "quantity", "index", "value"),
+        {
+            "dataset": spec.dataset,
+            "n_samples": int(spec.n_samples),
+            "eta": float(spec.eta),
+            "batch": int(spec.batch),
+            "seed": int(spec.seed),
+        },
+    )
+    frame["diverged"] = not all(
+        math.isfinite(v)
+        for q, v in zip(frame["quantity"], frame["value"], strict=True)
+        if q == "train_loss"
+    )
+    return frame
+
+
+# =========================================================================== Fig. 2
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """Fig. 2: ``net`` = fc (ReLU MLP with ``widths``) or cnn (stacks of ``convs_per_stack``
+    3×3 convolutions with ``widths`` channels, MaxPool(2) after each), one-hot targets, MSE,
+    Glorot, SGD for ``epochs`` epochs; loss and 𝒩 at every epoch over the training subset."""
+
+    net: str = "fc"
+    dataset: str = "fashion-mnist"
+    data_root: str = "data"
+    n_samples: int = 5000
+    image_size: int | None = None
+    widths: tuple[int, ...] = (256, 256, 256)
+    convs_per_stack: int = 3
+    eta: float = 0.1
+    batch: int = 100
+    epochs: int = 30
+    seed: int = 0
+    method: str = "layers"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        if self.method not in ("layers", "operator"):
+            raise ValueError(f"method must be layers or operator, got {self.method!r}")
+        if self.net not in ("fc", "cnn"):
+            raise ValueError(f"net must be fc or cnn, got {self.net!r}")
+
+
+def per_sample_grad_sq_norms(
+    model: Any, x: Any, y: Any, loss_fn: Callable | None = None
+) -> tuple[Any, list[Any]]:
+    """‖∇_θ ℓ_μ‖² for every sample of (x, y), and Σ_μ ∇_θ ℓ_μ, without per-sample gradients.
+
+    For a linear layer z = Wa + b, ∇_W ℓ_μ = δ_μa_μᵀ with δ_μ = ∂ℓ_μ/∂z_μ, so
+    ‖∇_W ℓ_μ‖² = ‖δ_μ‖²‖a_μ‖² and ‖∇_b ℓ_μ‖² = ‖δ_μ‖²; for a convolution the per-sample
+    weight gradient is δ_μ (C_out × positions) times the unfolded input (positions × C_in·k²),
+    formed one batch at a time. Exact for networks whose parameters all sit in ``nn.Linear``
+    and ``nn.Conv2d`` layers (anything else raises). ℓ_μ is ``loss_fn`` of one sample
+    (default ½‖f − y‖²). Returns the norms, float64 (N,), and the summed gradient of every
+    parameter (float64, in ``model.parameters()`` order): one forward and one backward pass.
+    """
+    import torch
+    from torch import nn
+
+    loss_fn = loss_fn or half_mse
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    covered = {id(p) for m in layers for p in m.parameters(recurse=False)}
+    if any(id(p) not in covered for p in model.parameters() if p.requires_grad):
+        raise ValueError("per_sample_grad_sq_norms handles Linear and Conv2d parameters only")
+    saved: dict[Any, tuple[Any, Any]] = {}
+
+    def keep(module, inputs, output):
+        saved[module] = (inputs[0].detach(), output)
+
+    handles = [m.register_forward_hook(keep) for m in layers]
+    try:
+        out = model(x)
+        # Σ_μ ℓ_μ: its gradient with respect to a layer's output is δ_μ for every sample μ.
+        total = loss_fn(out, y) * out.shape[0]
+        deltas = torch.autograd.grad(total, [saved[m][1] for m in layers])
+    finally:
+        for handle in handles:
+            handle.remove()
+    norms = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    sums: dict[int, Any] = {}
+    with torch.no_grad():
+        for module, delta in zip(layers, deltas, strict=True):
+            a = saved[module][0]
+            if isinstance(module, nn.Linear):
+                d = delta.double()
+                norms += d.pow(2).sum(dim=1) * a.double().pow(2).sum(dim=1)
+                sums[id(module.weight)] = d.T @ a.double()
+                bias = d
+            else:
+                cols = nn.functional.unfold(
+                    a,
+                    module.kernel_size,
+                    dilation=module.dilation,
+                    padding=module.padding,
+                    stride=module.stride,
+                )
+                d = delta.reshape(delta.shape[0], delta.shape[1], -1)
+                weight_grad = torch.bmm(d, cols.transpose(1, 2)).double()
+                norms += weight_grad.pow(2).sum(dim=(1, 2))
+                sums[id(module.weight)] = weight_grad.sum(dim=0).reshape(module.weight.shape)
+                bias = d.sum(dim=2).double()
+            if module.bias is not None:
+                norms += bias.pow(2).sum(dim=1)
+                sums[id(module.bias)] = bias.sum(dim=0)
+    grads = [sums[id(p)] for p in model.parameters() if p.requires_grad]
+    return norms, grads
+
+
+def noise_strength(
+    model: Any,
+    x: Any,
+    y: Any,
+    batch_size: int,
+    *,
+    method: str = "layers",
+    chunk: int = 250,
+    per_sample_mb: float = 512.0,
+) -> dict[str, float]:
+    """L, 𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖² (Mori Eq. 24), (1/N)Σ‖∇ℓ_μ‖² and ‖∇L‖² over (x, y).
+
+    ``method="operator"`` uses :meth:`curvlab.curvature.NoiseCovarianceOperator.noise_strength`
+    (per-sample gradients by ``vmap``, any network); ``"layers"`` uses the exact per-layer
+    identities of :func:`per_sample_grad_sq_norms` (Linear/Conv2d networks, much faster).
+    Both accumulate in float64 over chunks of ``chunk`` samples. (𝒩 does not depend on
+    ``batch_size``; the operator needs it for Σ = 𝒩-covariance/B.)
+    """
+    import torch
+
+    batches = [(x[i : i + chunk], y[i : i + chunk]) for i in range(0, len(x), chunk)]
+    if method == "operator":
+        from curvlab.curvature import NoiseCovarianceOperator
+
+        params = sum(p.numel() for p in model.parameters())
+        sample_chunk = int(max(1, min(1024, per_sample_mb * 2**20 // (8 * params))))
+        op = NoiseCovarianceOperator(
+            model,
+            half_mse,
+            batches,
+            batch_size=batch_size,
+            check_deterministic=False,
+            sample_chunk=sample_chunk,
+        )
+        loss, gradient = op.loss_and_gradient()
+        fisher = op.per_sample_sq_norms_mean()
+    elif method == "layers":
+        n = len(x)
+        loss, fisher, total = 0.0, 0.0, None
+        for xb, yb in batches:
+            with torch.no_grad():
+                loss += float(half_mse(model(xb), yb)) * len(xb) / n
+            norms, grads = per_sample_grad_sq_norms(model, xb, yb)
+            fisher += float(norms.sum()) / n
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            total = flat if total is None else total + flat
+        gradient = total / n
+    else:
+        raise ValueError(f"method must be 'layers' or 'operator', got {method!r}")
+    grad_sq = float(gradient @ gradient)
+    return {
+        "loss": loss,
+        "noise_strength": fisher - grad_sq,
+        "fisher_trace": fisher,
+        "grad_sq_norm": grad_sq,
+    }
+
+
+def run_noise(spec: NoiseSpec, device: str = "cpu") -> pd.DataFrame:
+    """Fig. 2 table: per epoch (0 = init) loss, noise_strength, fisher_trace, grad_sq_norm and
+    train_accuracy; stops on a non-finite loss (``diverged``)."""
+    import torch
+
+    from curvlab.data import one_hot
+
+    x_np, labels = image_data(spec.dataset, spec.data_root, spec.n_samples, spec.image_size)
+    x = torch.as_tensor(x_np, device=device)
+    y = torch.as_tensor(one_hot(labels, 10), dtype=torch.float32, device=device)
+    if spec.net == "fc":
+        model = mlp(int(np.prod(x_np.shape[1:])), spec.widths, 10)
+    else:
+        model = cnn(x_np.shape[1], x_np.shape[-1], spec.widths, spec.convs_per_stack, 10)
+    gen = torch.Generator().manual_seed(derive_seed(spec.seed, f"mori2022/noise/{spec.net}/init"))
+    glorot_(model, gen)
+    model.to(device)
+    shuffle = numpy_rng(spec.seed, f"mori2022/noise/{spec.net}/shuffle")
+    rows: list[tuple] = []
+    diverged = False
+    start = time.perf_counter()
+    labels_t = torch.as_tensor(labels, device=device)
+    for epoch in range(spec.epochs + 1):
+        values = noise_strength(model, x, y, spec.batch, method=spec.method)
+        with torch.no_grad():
+            accuracy = float(
+                torch.cat([model(x[i : i + 1000]).argmax(1) for i in range(0, len(x), 1000)])
+                .eq(labels_t)
+                .double()
+                .mean()
+            )
+        values["train_accuracy"] = accuracy
+        rows += [(epoch, q, v) for q, v in values.items()]
+        _progress(
+            f"mori2022 noise {spec.net} seed={spec.seed}",
+            epoch,
+            spec.epochs,
+            start,
+            loss=values["loss"],
+            noise=values["noise_strength"],
+        )
+        if not math.isfinite(values["loss"]):
+            diverged = True
+            log.warning("training diverged at epoch %d", epoch)
+            break
+        if epoch < spec.epochs:
+            _sgd_epoch(model, x, y, half_mse, spec.eta, spec.batch, shuffle.permutation(len(x)))
+    frame = _long(
+        rows,
+        ("epoch", "quantity", "value"),
+        {
+            "net": spec.net,
+            "dataset": spec.dataset,
+            "n_samples": int(spec.n_samples),
+            "eta": float(spec.eta),
+            "batch": int(spec.batch),
+            "seed": int(spec.seed),
+        },
+    )
+    frame["diverged"] = diverged
+    return frame

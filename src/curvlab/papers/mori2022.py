@@ -1,0 +1,328 @@
+"""Mori, Ziyin, Liu & Ueda (ICML 2022) plug-in: tables, result paths, job planning, registry entry.
+
+Light on purpose (no torch): the command line and the workflow's parse step import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curvlab.io import Column, TableSchema
+from curvlab.papers import Paper, Task
+from curvlab.sweeps import RESULTS, Job, num
+from curvlab.tables import RUN_STATUS, VALUE
+
+MORI2022_DECOUPLING = TableSchema(
+    name="mori2022.decoupling",
+    description=(
+        "Fig. 1 (Mori et al. 2022 §5.1; papers.md §5.2): SGD on a one-output ReLU MLP with "
+        "even/odd ±1 targets. Every epoch: train_loss (L = (1/N)Σ½(f − y)²). At the measured "
+        "epochs (0 = initialization): loss, and the eigenvalues, ascending (index = rank), of "
+        "the exact (1/N)D^{1/2}KD^{1/2} (eig_exact: the nonzero spectrum of "
+        "(1/N)Σ_μ ℓ_μ∇f_μ∇f_μᵀ) and of the decoupled (L/N)K (eig_decoupled), K = JJᵀ the "
+        "N × N empirical NTK Gram matrix, float64."
+    ),
+    columns=(
+        Column("dataset", "string", "image data set (the first n_samples training images)"),
+        Column("n_samples", "int64", "number of training samples N"),
+        Column("eta", "float64", "SGD step size η"),
+        Column("batch", "int64", "minibatch size B"),
+        Column("seed", "int64", "seed of the initialization and the minibatch order"),
+        Column("epoch", "int64", "epochs of SGD done (0 = initialization)"),
+        Column("quantity", "string", "train_loss, loss, eig_exact or eig_decoupled"),
+        Column("index", "int64", "eigenvalue rank (ascending); 0 for scalars"),
+        VALUE,
+        RUN_STATUS,
+    ),
+)
+
+MORI2022_NOISE = TableSchema(
+    name="mori2022.noise",
+    description=(
+        "Fig. 2 (Mori et al. 2022 §5.2): SGD on one-hot targets with ℓ_μ = ½‖f_μ − y_μ‖². "
+        "Every epoch (0 = init), over the whole training subset: loss (L = (1/N)Σℓ_μ), "
+        "noise_strength (𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖², Eq. 24), fisher_trace ((1/N)Σ‖∇ℓ_μ‖²), "
+        "grad_sq_norm (‖∇L‖²), train_accuracy."
+    ),
+    columns=(
+        Column("net", "string", "fc (ReLU MLP) or cnn (Keskar-style conv stacks)"),
+        Column("dataset", "string", "image data set (the first n_samples training images)"),
+        Column("n_samples", "int64", "number of training samples N"),
+        Column("eta", "float64", "SGD step size η"),
+        Column("batch", "int64", "minibatch size B"),
+        Column("seed", "int64", "seed of the initialization and the minibatch order"),
+        Column("epoch", "int64", "epochs of SGD done (0 = initialization)"),
+        Column("quantity", "string", "name of the measured quantity (see description)"),
+        VALUE,
+        RUN_STATUS,
+    ),
+)
+
+MORI2022_STATIONARY = TableSchema(
+    name="mori2022.stationary",
+    description=(
+        "Fig. 3a (Mori et al. 2022 §5.3; papers.md §5.7 protocol): d = 1 linear regression, "
+        "x, y i.i.d. N(0, 1), SGD with a fresh minibatch every step from θ*, θ kept every "
+        "sample_every steps after the burn-in. Per chain (chain ≥ 0): mean_log1p_z "
+        "(⟨ln(1 + z)⟩, z = h(θ − θ*)²/(2L*)), n_kept, phi_mle (Student-t MLE of φ in "
+        "P ∝ L^{−φ}), phi_se (i.i.d. Fisher error), u_sq_mean (⟨(θ − θ*)²⟩), excess_kurtosis, "
+        "diverged (1/0). Data-set constants (chain = −1): h, loss_min (L*), theta_star, var_x2 "
+        "(Var_μ x²), mean_x2r2 ((1/N)Σ x²r², r = θ*x − y), kesten_alpha (α with "
+        "E|1 − η⟨x²⟩_B|^α = 1; inf if none)."
+    ),
+    columns=(
+        Column("eta", "float64", "SGD step size η"),
+        Column("batch", "int64", "minibatch size B"),
+        Column("n_samples", "int64", "data set size N"),
+        Column("iterations", "int64", "SGD steps after the burn-in"),
+        Column("seed", "int64", "seed of the data set (chains draw from streams of it)"),
+        Column("chain", "int64", "chain index; −1 for data-set constants"),
+        Column("quantity", "string", "name of the quantity (see description)"),
+        VALUE,
+        RUN_STATUS,
+    ),
+)
+
+MORI2022_FIRST_PASSAGE = TableSchema(
+    name="mori2022.first_passage",
+    description=(
+        "Fig. 3b (Mori et al. 2022 §5.3; papers.md §5.7 protocol): linear regression in d "
+        "dimensions, chains started at θ*. Per (chain, c): crossing_step (first SGD step k with "
+        "L > c·L*, time t = ηk; NaN if not within max_steps: censored) and jumped (1 if that "
+        "step raised L by more than half of (c − 1)L*). Constants (chain = −1, c = NaN): "
+        "h_star (mean eigenvalue of H), h_min, h_max, loss_min, warmup_steps, steps_simulated "
+        "(all chains; the run stops early once every chain crossed the largest c), max_kick_c "
+        "(max_μ L(θ* − ηr_μx_μ)/L*)."
+    ),
+    columns=(
+        Column(
+            "dynamics", "string", "sgd (real SGD) or control (gradient + Gaussian (2L/B)H noise)"
+        ),
+        Column("dim", "int64", "input dimension d (= number of outlier directions n)"),
+        Column("eta", "float64", "step size η"),
+        Column("batch", "int64", "minibatch size B"),
+        Column("n_samples", "int64", "data set size N"),
+        Column("max_steps", "int64", "horizon in steps (censoring time max_steps·η)"),
+        Column("seed", "int64", "seed of the data set and the chains' draws"),
+        Column("chain", "int64", "chain index; −1 for data-set constants"),
+        Column("c", "float64", "threshold factor c = L(θ^s)/L(θ*) (NaN for constants)"),
+        Column("quantity", "string", "crossing_step, jumped or a constant (see description)"),
+        VALUE,
+    ),
+)
+
+SCHEMAS = (MORI2022_DECOUPLING, MORI2022_NOISE, MORI2022_STATIONARY, MORI2022_FIRST_PASSAGE)
+
+DECOUPLING_RUN = (
+    RESULTS + "/mori2022/decoupling/{dataset}/n~{n}/eta~{eta}/epochs~{epochs}/seed~{seed}.parquet"
+)
+NOISE_RUN = (
+    RESULTS + "/mori2022/noise/{net}/{dataset}/n~{n}/eta~{eta}/epochs~{epochs}/seed~{seed}.parquet"
+)
+STATIONARY_RUN = (
+    RESULTS + "/mori2022/stationary/eta~{eta}/B~{batch}/iters~{iterations}/seed~{seed}.parquet"
+)
+FIRST_PASSAGE_RUN = (
+    RESULTS
+    + "/mori2022/first_passage/{dynamics}/d~{dim}/eta~{eta}/B~{batch}/steps~{steps}"
+    + "/seed~{seed}.parquet"
+)
+TABLES = {
+    "decoupling": "results/mori2022/decoupling.parquet",
+    "noise": "results/mori2022/noise.parquet",
+    "stationary": "results/mori2022/stationary.parquet",
+    "first_passage": "results/mori2022/first_passage.parquet",
+}
+DATASETS = ("mnist", "fashion-mnist", "cifar10")
+NETS = ("fc", "cnn")
+DYNAMICS = ("sgd", "control")
+
+
+def _on(section: dict[str, Any]) -> bool:
+    return bool(section.get("enabled", True))
+
+
+def decoupling_jobs(config: dict[str, Any]) -> list[Job]:
+    dec = config["mori2022"]["decoupling"]
+    if not _on(dec):
+        return []
+    epochs = sorted({int(e) for e in dec["epochs"]})
+    jobs = []
+    for seed in dec["seeds"]:
+        spec = {
+            "dataset": dec["dataset"],
+            "data_root": config["data"]["root"],
+            "n_samples": dec["n_samples"],
+            "image_size": dec["image_size"],
+            "hidden": list(dec["hidden"]),
+            "eta": float(dec["eta"]),
+            "batch": dec["batch"],
+            "epochs": epochs,
+            "seed": seed,
+        }
+        path = DECOUPLING_RUN.format(
+            dataset=dec["dataset"],
+            n=dec["n_samples"],
+            eta=num(dec["eta"]),
+            epochs="-".join(map(str, epochs)),
+            seed=seed,
+        )
+        jobs.append(Job("mori2022-decoupling", path, spec))
+    return jobs
+
+
+def noise_jobs(config: dict[str, Any]) -> list[Job]:
+    noise = config["mori2022"]["noise"]
+    jobs = []
+    for net in NETS:
+        section = noise[net]
+        if not _on(noise) or not _on(section):
+            continue
+        for seed in noise["seeds"]:
+            spec = {
+                "net": net,
+                "dataset": section["dataset"],
+                "data_root": config["data"]["root"],
+                "n_samples": section["n_samples"],
+                "image_size": section["image_size"],
+                "widths": list(section["widths"] if net == "fc" else section["channels"]),
+                "convs_per_stack": section.get("convs_per_stack", 1),
+                "eta": float(section["eta"]),
+                "batch": section["batch"],
+                "epochs": section["epochs"],
+                "seed": seed,
+                "method": noise["method"],
+            }
+            path = NOISE_RUN.format(
+                net=net,
+                dataset=section["dataset"],
+                n=section["n_samples"],
+                eta=num(section["eta"]),
+                epochs=section["epochs"],
+                seed=seed,
+            )
+            jobs.append(Job("mori2022-noise", path, spec))
+    return jobs
+
+
+def stationary_jobs(config: dict[str, Any]) -> list[Job]:
+    st = config["mori2022"]["stationary"]
+    if not _on(st):
+        return []
+    jobs = []
+    for eta in st["etas"]:
+        for batch in st["batches"]:
+            for seed in st["seeds"]:
+                spec = {
+                    "eta": float(eta),
+                    "batch": batch,
+                    "n_samples": st["n_samples"],
+                    "iterations": st["iterations"],
+                    "sample_every": st["sample_every"],
+                    "burn_in": st["burn_in"],
+                    "chains": st["chains"],
+                    "seed": seed,
+                }
+                path = STATIONARY_RUN.format(
+                    eta=num(eta), batch=batch, iterations=st["iterations"], seed=seed
+                )
+                jobs.append(Job("mori2022-stationary", path, spec))
+    return jobs
+
+
+def first_passage_jobs(config: dict[str, Any]) -> list[Job]:
+    fp = config["mori2022"]["first_passage"]
+    if not _on(fp):
+        return []
+    jobs = []
+    for dynamics in fp["dynamics"]:
+        for dim in fp["dims"]:
+            for seed in fp["seeds"]:
+                spec = {
+                    "dynamics": dynamics,
+                    "dim": dim,
+                    "n_samples": fp["n_samples"],
+                    "batch": fp["batch"],
+                    "eta": float(fp["eta"]),
+                    "cs": [float(c) for c in fp["cs"]],
+                    "chains": fp["chains"],
+                    "max_steps": fp["max_steps"],
+                    "block": fp["block"],
+                    "warmup_time": float(fp["warmup_time"]),
+                    "seed": seed,
+                }
+                path = FIRST_PASSAGE_RUN.format(
+                    dynamics=dynamics,
+                    dim=dim,
+                    eta=num(fp["eta"]),
+                    batch=fp["batch"],
+                    steps=fp["max_steps"],
+                    seed=seed,
+                )
+                jobs.append(Job("mori2022-first-passage", path, spec))
+    return jobs
+
+
+def all_jobs(config: dict[str, Any]) -> list[Job]:
+    return (
+        decoupling_jobs(config)
+        + noise_jobs(config)
+        + stationary_jobs(config)
+        + first_passage_jobs(config)
+    )
+
+
+def datasets(config: dict[str, Any]) -> list[str]:
+    """The image data sets the enabled experiments read (the workflow prepares them)."""
+    return sorted({job.spec["dataset"] for job in decoupling_jobs(config) + noise_jobs(config)})
+
+
+def figures(config: dict[str, Any]) -> list[str]:
+    """Figure ids the mori2022 plot job writes (those of disabled experiments are skipped)."""
+    m = config["mori2022"]
+    ids = []
+    if decoupling_jobs(config):
+        ids.append("fig1_decoupling")
+    if noise_jobs(config):
+        ids.append("fig2_noise")
+    if _on(m["stationary"]):
+        ids.append("fig3a_stationary_phi")
+    if _on(m["first_passage"]):
+        ids += ["fig3b_first_passage", "first_passage_arrhenius"]
+    return ids
+
+
+PAPER = Paper(
+    key="mori2022",
+    figures="curvlab.plots.mori2022:make_figures",
+    claims="curvlab.claims.mori2022:evaluate",
+    tasks={
+        "mori2022-decoupling": Task(
+            spec="curvlab.experiments.mori2022:DecouplingSpec",
+            run="curvlab.experiments.mori2022:run_decoupling",
+            schema="curvlab.papers.mori2022:MORI2022_DECOUPLING",
+            uses_torch=True,
+        ),
+        "mori2022-noise": Task(
+            spec="curvlab.experiments.mori2022:NoiseSpec",
+            run="curvlab.experiments.mori2022:run_noise",
+            schema="curvlab.papers.mori2022:MORI2022_NOISE",
+            uses_torch=True,
+        ),
+        "mori2022-stationary": Task(
+            spec="curvlab.experiments.mori2022:StationarySpec",
+            run="curvlab.experiments.mori2022:run_stationary",
+            schema="curvlab.papers.mori2022:MORI2022_STATIONARY",
+            uses_torch=False,
+        ),
+        "mori2022-first-passage": Task(
+            spec="curvlab.experiments.mori2022:FirstPassageSpec",
+            run="curvlab.experiments.mori2022:run_first_passage",
+            schema="curvlab.papers.mori2022:MORI2022_FIRST_PASSAGE",
+            uses_torch=False,
+        ),
+    },
+    schemas=SCHEMAS,
+    jobs=all_jobs,
+    figure_ids=figures,
+)

@@ -1,0 +1,495 @@
+"""Figures for Mori, Ziyin, Liu & Ueda (ICML 2022), drawn from the aggregated Parquet tables only.
+
+Fig. 1 (exact vs decoupled noise spectra), Fig. 2 (loss and 𝒩 through training), Fig. 3a (φ vs
+B with the η → 0 prediction and its finite-η correction), Fig. 3b (t_p vs c with the predicted
+slopes, real SGD and the decoupled-noise control) and, beyond the paper, the first-passage data
+against the Arrhenius alternative. The analysis (spectral distance, slopes, censored MLE, fits)
+is the claims module's, so figures and claims agree. Captions state the scale, the data sets
+(read from the tables' provenance) and every [R] or [corrected] choice.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from curvlab.claims import mori2022 as cl
+from curvlab.plots.common import FigureRecord, save_figure, setup_style, write_manifest
+from curvlab.theory import mori
+
+TITLE = "Mori, Ziyin, Liu & Ueda (ICML 2022): power-law escape rate of SGD"
+PAPER_DATA = {"fc": "Fashion-MNIST", "cnn": "CIFAR-10", "decoupling": "MNIST"}
+NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def _specs(frame: pd.DataFrame) -> list[dict]:
+    """Job specs of the runs aggregated into ``frame`` (from provenance)."""
+    runs = frame.attrs.get("provenance", {}).get("aggregate_of", {}).values()
+    return [run.get("config", {}) for run in runs]
+
+
+def _data_note(dataset: str, paper: str) -> str:
+    name = NAMES.get(dataset, dataset)
+    if name == paper:
+        return f"{name} (as in the paper)"
+    return f"{name} in place of the paper's {paper} (the configured data set)"
+
+
+# =========================================================================== Fig. 1
+
+
+def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
+    if dec.empty:
+        return None
+    spectra = cl.spectra(dec)
+    seed = min(s for s, _ in spectra)
+    epochs = sorted(e for s, e in spectra if s == seed)
+    fig, axes = plt.subplots(1, len(epochs), figsize=(4.3 * len(epochs), 3.6), squeeze=False)
+    losses = dec[(dec["quantity"] == "loss") & (dec["seed"] == seed)].set_index("epoch")["value"]
+    for ax, epoch in zip(axes[0], epochs, strict=True):
+        ex, de = spectra[(seed, epoch)]
+        positive = np.concatenate([ex[ex > 0], de[de > 0]])
+        low = max(np.log10(positive.min()), np.log10(positive.max()) - 12)
+        bins = np.linspace(low, np.log10(positive.max()) + 0.05, 60)
+        for values, label, color, style in (
+            (de, "decoupled  L·(1/N)Σ ∇f∇fᵀ", "C0", "-"),
+            (ex, "exact  (1/N)Σ ℓ_μ ∇f∇fᵀ", "C3", "--"),
+        ):
+            logs = np.log10(values[values > 0])
+            ax.hist(
+                np.clip(logs, bins[0], None),
+                bins=bins,
+                histtype="step",
+                lw=1.5,
+                color=color,
+                ls=style,
+                label=label,
+            )
+        cut = np.log10(cl.SPECTRUM_CUTOFF * de[0])
+        ax.axvline(cut, color="grey", lw=0.8, ls=":", label="claim cutoff 10⁻³ λ_max")
+        d = cl.spectrum_distance(ex, de)
+        when = "initialization" if epoch == 0 else f"after {epoch} epochs"
+        ax.set(
+            xlabel="log10 eigenvalue",
+            ylabel="count",
+            yscale="log",
+            title=f"{when} (L = {losses.get(epoch, math.nan):.3g})",
+        )
+        ax.text(
+            0.02,
+            0.97,
+            f"above cutoff: max |Δlog10 λ| = {d['max_log_ratio']:.3f}\n"
+            f"median rank: λ_ex/λ_dec = {d['median_ratio']:.2g}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=7,
+        )
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    spec = (_specs(dec) or [{}])[0]
+    hidden = "×".join(map(str, spec.get("hidden", []))) or "?"
+    caption = (
+        "Fig. 1: eigenvalue histograms of the exact SGD-noise matrix (1/N)Σ_μ ℓ_μ∇f_μ∇f_μᵀ and "
+        "of its decoupling approximation L·(1/N)Σ_μ∇f_μ∇f_μᵀ (Eq. 7), computed exactly from the "
+        "N × N empirical NTK Gram matrix K = JJᵀ: eigenvalues of (1/N)D^{1/2}KD^{1/2}, "
+        "D = diag(ℓ_μ), and of (L/N)K (float64; all N nonzero eigenvalues, log-binned, values "
+        "more than 12 decades below the largest piled into the first bin). "
+        f"Data: the first N = {spec.get('n_samples', '?')} training images of "
+        f"{_data_note(spec.get('dataset', '?'), 'MNIST')}, pixels in [0, 1], even → +1, odd → −1. "
+        f"Net: {hidden} ReLU, one linear output; Glorot-uniform weights, zero biases [R]; SGD "
+        f"η = {spec.get('eta', '?')}, B = {spec.get('batch', '?')}, epochs reshuffled [R]; "
+        f"ℓ_μ = ½(f_μ − y_μ)². Measured at epochs {', '.join(map(str, epochs))} (paper: 0, 50, "
+        f"500 on N = 10⁴; papers.md §5.5 keeps the 1 : 10 ratio), seed {seed}. The claim "
+        f"compares the spectra rank by rank above 10⁻³ λ_max (dotted): within a factor "
+        f"{cl.SPECTRUM_FACTOR:g} [R]. Scale: {scale}."
+    )
+    return fig, caption
+
+
+# =========================================================================== Fig. 2
+
+
+def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
+    if noise.empty:
+        return None
+    runs = cl.noise_runs(noise)
+    nets = [n for n in ("fc", "cnn") if any(k[0] == n for k in runs)]
+    fig, axes = plt.subplots(1, len(nets) + 1, figsize=(4.5 * (len(nets) + 1), 3.8))
+    notes = []
+    loglog = axes[-1]
+    for ax, net in zip(axes, nets, strict=False):
+        key = min(k for k in runs if k[0] == net)
+        w = runs[key]
+        factor = float(w["loss"].iloc[-1] / w["noise_strength"].iloc[-1])
+        ax.plot(w.index, w["loss"], "k-", lw=1.5, label="loss L")
+        ax.plot(
+            w.index,
+            factor * w["noise_strength"],
+            "C1--",
+            lw=1.5,
+            label=f"𝒩 × {factor:.2e}",
+        )
+        ax.set(
+            yscale="log",
+            xlabel="epoch",
+            ylabel="L and scaled 𝒩",
+            title=f"{net.upper()} on {NAMES.get(key[1], key[1])}",
+        )
+        ax.legend(fontsize=8)
+        slope, points = cl.late_slope(w)
+        color = "C0" if net == "fc" else "C3"
+        loglog.loglog(w["loss"], w["noise_strength"], "o-", ms=3, lw=0.8, color=color, alpha=0.5)
+        late = w.iloc[-points:] if points else w.iloc[:0]
+        loglog.loglog(
+            late["loss"],
+            late["noise_strength"],
+            "o",
+            ms=4,
+            color=color,
+            label=f"{net.upper()}: late slope {slope:.2f}",
+        )
+        if len(late):
+            x0, y0 = late["loss"].iloc[-1], late["noise_strength"].iloc[-1]
+            xs = np.array([x0, late["loss"].max() * 3])
+            loglog.loglog(xs, y0 * xs / x0, "k--", lw=1)
+        spec = next(
+            (s for s in _specs(noise) if s.get("net") == net and s.get("seed") == key[2]), {}
+        )
+        paper = PAPER_DATA[net]
+        shape = "×".join(map(str, spec.get("widths", [])))
+        notes.append(
+            f"{net.upper()}: first N = {spec.get('n_samples', '?')} training images of "
+            f"{_data_note(key[1], paper)}, "
+            + (
+                f"{shape} ReLU (paper 2000×2000×2000)"
+                if net == "fc"
+                else f"{spec.get('convs_per_stack', '?')} conv 3×3 per stack, channels {shape} "
+                "(paper 64/128/256), padding 1, MaxPool(2) after each stack"
+            )
+            + f", η = {spec.get('eta', '?')}, B = {spec.get('batch', '?')}, "
+            f"{spec.get('epochs', '?')} epochs, 𝒩 multiplied by {factor:.2e} so the curves meet "
+            f"at the last epoch; late slope {slope:.3f} over the last {points} epochs"
+        )
+    loglog.plot([], [], "k--", lw=1, label="slope 1 (𝒩 ∝ L)")
+    loglog.set(xlabel="loss L", ylabel="noise strength 𝒩", title="𝒩 vs L (log–log)")
+    loglog.legend(fontsize=8)
+    fig.tight_layout()
+    caption = (
+        "Fig. 2: training loss L = (1/N)Σ½‖f_μ − y_μ‖² and SGD noise strength "
+        "𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖² (Eq. 24, with the −‖∇L‖² term) over the whole training "
+        "subset at every epoch (0 = init); right: 𝒩 against L, late-stage points (second half "
+        "of training, used for the slope claim) highlighted, dashed lines of slope 1 through "
+        "the last point. One-hot targets, Glorot-uniform weights and zero biases [R], plain "
+        "SGD with epoch reshuffling [R], pixels in [0, 1], no augmentation. "
+        + "; ".join(notes)
+        + f". Scale: {scale}."
+    )
+    return fig, caption
+
+
+# =========================================================================== Fig. 3a
+
+
+def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
+    if st.empty:
+        return None
+    t = cl.phi_table(st)
+    t = t[np.isfinite(t["phi"])]
+    fig, (ax, axr) = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    etas = sorted(t["eta"].unique())
+    b_fine = np.geomspace(t["batch"].min() * 0.9, t["batch"].max() * 1.1, 100)
+    for i, eta in enumerate(etas):
+        color = f"C{i}"
+        g = t[t["eta"] == eta]
+        stats = g.groupby("batch")["phi"].agg(["mean", "std", "size"])
+        h = float(g["h"].mean())
+        bs = stats.index.to_numpy()
+        ax.errorbar(
+            bs,
+            stats["mean"],
+            yerr=stats["std"],
+            fmt="o",
+            color=color,
+            ms=5,
+            capsize=2,
+            label=f"η = {eta:g}: measured φ̂",
+        )
+        ax.plot(b_fine, [mori.phi_theory(b, eta, h) for b in b_fine], "--", color=color, lw=1)
+        ax.plot(b_fine, [mori.phi_finite_eta(b, eta, h) for b in b_fine], ":", color=color, lw=1)
+        per_b = cl._by_batch(g)
+        ax.plot(per_b.index, per_b["phi_var"], "x", color=color, ms=7)
+        kes = per_b["phi_kesten"].dropna()
+        if len(kes):
+            ax.plot(kes.index, kes, "D", mfc="none", color=color, ms=7)
+        theory = per_b["phi_theory"]
+        axr.errorbar(
+            bs,
+            stats["mean"] / theory,
+            yerr=stats["std"] / theory,
+            fmt="o-",
+            color=color,
+            ms=5,
+            capsize=2,
+            label=f"η = {eta:g}",
+        )
+        axr.plot(
+            b_fine,
+            [mori.phi_finite_eta(b, eta, h) / mori.phi_theory(b, eta, h) for b in b_fine],
+            ":",
+            color=color,
+            lw=1,
+        )
+        axr.plot(per_b.index, per_b["phi_var"] / theory, "x", color=color, ms=7)
+    ax.plot([], [], "k--", lw=1, label="1 + B/(ηh*) (paper, η → 0)")
+    ax.plot([], [], "k:", lw=1, label="1 + B/(ηh*) − (B+1)/2 [corrected]")
+    ax.plot([], [], "kx", label="φ_var (this data set, discrete time)")
+    ax.plot([], [], "kD", mfc="none", label="(1 + α)/2, Kesten tail (∞ variance)")
+    ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="φ", title="φ vs B")
+    ax.legend(fontsize=7)
+    axr.axhline(1.0, color="grey", lw=0.8)
+    axr.set(
+        xscale="log",
+        xlabel="batch size B",
+        ylabel="φ̂ / (1 + B/(ηh*))",
+        title="relative to the η → 0 prediction",
+    )
+    axr.legend(fontsize=7)
+    fig.tight_layout()
+    spec = (_specs(st) or [{}])[0]
+    kurt = t[(np.isclose(t["eta"], 0.1)) & (t["batch"] == 1)]["excess_kurtosis"]
+    kurt_note = (
+        f" At η = 0.1, B = 1 the excess kurtosis of θ is {kurt.mean():.3f} against "
+        f"{6 / (2 * t.loc[kurt.index, 'phi'].mean() - 5):.2f} for a law ∝ L^{{−φ̂}}: only the "
+        "variance follows the power law, not its shape (§5.7 correction 3)."
+        if len(kurt)
+        else ""
+    )
+    caption = (
+        "Fig. 3a: exponent φ of the stationary law P(θ) ∝ L(θ)^{−φ} of SGD on d = 1 linear "
+        "regression (x, y i.i.d. N(0, 1), ℓ_μ = ½(θx_μ − y_μ)², L_B = (1/B)Σ_{μ∈B}ℓ_μ "
+        f"[corrected]), N = {spec.get('n_samples', '?')}, {spec.get('chains', '?')} chains per "
+        f"(η, B) from θ*, burn-in {spec.get('burn_in', '?')} steps, then "
+        f"{spec.get('iterations', '?')} steps with θ kept every {spec.get('sample_every', '?')}; "
+        "a fresh minibatch every step, without replacement within the batch (epoch reshuffling "
+        "biases φ, §5.7). φ̂: one-parameter Student-t maximum likelihood, "
+        "ψ(φ) − ψ(φ − ½) = ⟨ln(1 + z)⟩, z = h(θ − θ*)²/(2L*), with h* = (1/N)Σx² measured; "
+        "points: mean over chains, bars: chain standard deviation. Dashed: the paper's "
+        "1 + B/(ηh*); dotted: the finite-η correction 1 + B/(ηh*) − (B+1)/2 (§5.7 correction 1); "
+        "×: φ_var = 3/2 + L*/(h⟨u²⟩) with the exact stationary variance of this data set; "
+        "◇: (1 + α)/2 where the variance is infinite (η = 1, B ≤ 2). The paper's other two "
+        "learning rates are not stated; 0.01 and 0.1 are papers.md §5.5's choice [R]. At η = 1 "
+        "φ̂ is about half the prediction, not slightly off [conflict]."
+        + kurt_note
+        + f" Scale: {scale}."
+    )
+    return fig, caption
+
+
+# =========================================================================== Fig. 3b
+
+
+def _anchor(c: np.ndarray, t: np.ndarray, se: np.ndarray, slope: float) -> float:
+    """Weighted intercept a of ln t = a + slope·ln c (slope fixed)."""
+    w = 1.0 / np.square(se)
+    return float(np.sum(w * (np.log(t) - slope * np.log(c))) / np.sum(w))
+
+
+def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
+    if fp.empty:
+        return None
+    tp = cl.passage_times(fp)
+    dyns = [d for d in ("sgd", "control") if d in set(tp["dynamics"])]
+    fig, axes = plt.subplots(1, len(dyns), figsize=(5.6 * len(dyns), 4.6), squeeze=False)
+    markers = ["o", "s", "^", "v", "D"]
+    flagged = []
+    for ax, dyn in zip(axes[0], dyns, strict=True):
+        g = tp[tp["dynamics"] == dyn]
+        for i, dim in enumerate(sorted(g["dim"].unique())):
+            color = f"C{i}"
+            gd = g[g["dim"] == dim]
+            for j, (seed, gs) in enumerate(gd.groupby("seed")):
+                ok = gs[~gs["lower_bound"]]
+                bound = gs[gs["lower_bound"]]
+                m = markers[j % len(markers)]
+                ax.plot(
+                    ok["c"],
+                    ok["t_p"],
+                    m + "-",
+                    color=color,
+                    ms=4,
+                    lw=0.8,
+                    label=f"d = {dim}" if j == 0 else None,
+                )
+                if len(bound):
+                    ax.plot(bound["c"], bound["t_p"], "^", color=color, mfc="none", ms=7)
+                jumpy = ok[ok["jump_fraction"] >= 0.5]
+                if len(jumpy):
+                    ax.plot(jumpy["c"], jumpy["t_p"], "o", mfc="none", mec="k", ms=9, mew=0.8)
+                    flagged += [f"{dyn} d = {dim} seed {seed}: c = {c:g}" for c in jumpy["c"]]
+                if len(ok) >= 1:
+                    slope = cl.theory_slope(gs.iloc[0])
+                    a = _anchor(
+                        ok["c"].to_numpy(), ok["t_p"].to_numpy(), ok["log_se"].to_numpy(), slope
+                    )
+                    cs = np.geomspace(gs["c"].min(), gs["c"].max(), 50)
+                    ax.plot(
+                        cs, np.exp(a + slope * np.log(cs)), "--", color=color, lw=0.8, alpha=0.7
+                    )
+        ax.plot([], [], "k--", lw=0.8, label="slope B/(ηh*) + 1 − d/2")
+        ax.plot([], [], "k^", mfc="none", label="95% lower bound (< 10 of 100 crossed)")
+        ax.plot([], [], "o", mfc="none", mec="k", label="≥ 50% of crossings are one jump")
+        title = "real SGD (B = 1, η = 0.1)" if dyn == "sgd" else "control: Gaussian (2L/B)H noise"
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="c = L(θ^s)/L(θ*)",
+            ylabel="mean first-passage time t_p (t = ηk)",
+            title=title,
+        )
+        ticks = sorted(g["c"].unique())
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{c:g}" for c in ticks])
+        ax.minorticks_off()
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    spec = (_specs(fp) or [{}])[0]
+    seeds = sorted(tp["seed"].unique())
+    caption = (
+        "Fig. 3b: mean first-passage time t_p of L over c·L(θ*) against c (log–log), linear "
+        f"regression in d dimensions, N = {spec.get('n_samples', '?')}, B = "
+        f"{spec.get('batch', '?')}, η = {spec.get('eta', '?')}, {spec.get('chains', '?')} chains "
+        f"from θ* per data set (markers: data sets {', '.join(map(str, seeds))}), horizon "
+        f"{spec.get('max_steps', '?'):,} steps. t_p by the censored-exponential MLE (total "
+        "exposure / number crossed, ≥ 10 crossings; otherwise the one-sided 95% lower bound, "
+        "open triangles); never the mean of crossed runs only. Dashed: the paper's slope "
+        "B/(ηh*) + 1 − d/2 with h* the measured mean eigenvalue of H, anchored by a weighted "
+        "fit of the intercept. Left: real SGD (a fresh sample each step); right: the paper's "
+        "noise model, full gradient plus Gaussian noise of covariance exactly (2L(θ)/B)H "
+        "[corrected, §5.7]: only the control follows the predicted slope. Circled: c where at "
+        "least half of the crossings jump over half of [L*, cL*] in one step"
+        + (f" ({'; '.join(flagged)})" if flagged else " (none)")
+        + f". Scale: {scale}."
+    )
+    return fig, caption
+
+
+def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
+    if fp.empty:
+        return None
+    tp = cl.passage_times(fp)
+    dyns = [d for d in ("sgd", "control") if d in set(tp["dynamics"])]
+    dims = sorted(tp["dim"].unique())
+    fig, axes = plt.subplots(
+        len(dyns), len(dims), figsize=(3.8 * len(dims), 3.3 * len(dyns)), squeeze=False
+    )
+    for r, dyn in enumerate(dyns):
+        for k, dim in enumerate(dims):
+            ax = axes[r, k]
+            g = tp[(tp["dynamics"] == dyn) & (tp["dim"] == dim)]
+            chi_p, chi_a = [], []
+            for j, (_, gs) in enumerate(g.groupby("seed")):
+                ok = gs[~gs["lower_bound"]]
+                color = f"C{j}"
+                ax.plot(ok["c"] - 1, ok["t_p"], "o", color=color, ms=4)
+                bound = gs[gs["lower_bound"]]
+                ax.plot(bound["c"] - 1, bound["t_p"], "^", color=color, mfc="none", ms=6)
+                if len(ok) < 3:
+                    continue
+                c, t, se = ok["c"].to_numpy(), ok["t_p"].to_numpy(), ok["log_se"].to_numpy()
+                power = mori.power_law_fit(c, t, se)
+                arr = mori.arrhenius_fit(c, t, se)
+                chi_p.append(power.chi2_dof)
+                chi_a.append(arr.chi2_dof)
+                xs = np.linspace(c.min(), c.max(), 80)
+                ax.plot(
+                    xs - 1, np.exp(arr.intercept + arr.slope * (xs - 1)), "-", color=color, lw=1
+                )
+                ax.plot(
+                    xs - 1,
+                    np.exp(power.intercept + power.slope * np.log(xs)),
+                    "--",
+                    color=color,
+                    lw=1,
+                )
+                k_th = mori.arrhenius_slope(
+                    gs["batch"].iloc[0], gs["eta"].iloc[0], gs["h_star"].iloc[0]
+                )
+                ax.plot(xs - 1, t[0] * np.exp(k_th * (xs - c[0])), ":", color="grey", lw=1)
+            text = (
+                f"χ²/dof: Arrhenius {np.mean(chi_a):.2g}, power {np.mean(chi_p):.2g}"
+                if chi_p
+                else "too few reachable c"
+            )
+            ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=7)
+            ax.set(
+                yscale="log",
+                xlabel="c − 1 = ΔL/L*",
+                ylabel="t_p",
+                title=f"{'SGD' if dyn == 'sgd' else 'control'}, d = {dim}",
+            )
+    axes[0, 0].plot([], [], "k-", lw=1, label="Arrhenius fit a + k(c − 1)")
+    axes[0, 0].plot([], [], "k--", lw=1, label="power-law fit a + s ln c")
+    axes[0, 0].plot([], [], ":", color="grey", label="frozen-noise Arrhenius k = B/(ηh*)")
+    axes[0, 0].legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    caption = (
+        "Beyond the paper: the first-passage times of Fig. 3b on a semi-log axis against the "
+        "barrier ΔL/L* = c − 1, one column per d, one colour per data set. Solid: weighted "
+        "two-parameter Arrhenius fits ln t_p = a + k(c − 1); dashed: power-law fits "
+        "ln t_p = a + s ln c (a straight line would be Arrhenius); dotted grey: Arrhenius with "
+        "the noise frozen at its value at θ* (temperature ηh*L*/B, k = B/(ηh*)), through the "
+        "first point. Mean χ²/dof of both fits per panel. The paper's noise model (bottom row, "
+        "control) is fitted far better by the power law — escape is governed by Δlog L — but "
+        "real B = 1, η = 0.1 SGD (top row) is not: its single-sample kicks are bounded and its "
+        "L-dependent part contracts (§5.7 correction 5), so at d ≤ 2 Arrhenius fits better "
+        f"[corrected, §5.7]. Scale: {scale}."
+    )
+    return fig, caption
+
+
+def make_figures(
+    tables: dict[str, pd.DataFrame], outdir: str | Path, scale: str
+) -> list[FigureRecord]:
+    """Every figure from the four mori2022 tables (experiments that did not run are skipped)."""
+    dec = tables["mori2022.decoupling"]
+    noise = tables["mori2022.noise"]
+    st = tables["mori2022.stationary"]
+    fp = tables["mori2022.first_passage"]
+    setup_style()
+    builders = [
+        (
+            "fig1_decoupling",
+            "Fig. 1: exact vs decoupled noise spectra",
+            lambda: fig_decoupling(dec, scale),
+        ),
+        ("fig2_noise", "Fig. 2: loss and SGD noise strength", lambda: fig_noise(noise, scale)),
+        (
+            "fig3a_stationary_phi",
+            "Fig. 3a: stationary exponent φ vs B",
+            lambda: fig_stationary(st, scale),
+        ),
+        (
+            "fig3b_first_passage",
+            "Fig. 3b: mean first-passage time vs c",
+            lambda: fig_first_passage(fp, scale),
+        ),
+        (
+            "first_passage_arrhenius",
+            "First passage: power law vs Arrhenius (beyond the paper)",
+            lambda: fig_arrhenius(fp, scale),
+        ),
+    ]
+    records = []
+    for fig_id, title, build in builders:
+        made = build()
+        if made is None:
+            continue
+        fig, caption = made
+        png, pdf = save_figure(fig, outdir, fig_id)
+        records.append(FigureRecord(fig_id, title, caption, png, pdf))
+    write_manifest(outdir, "mori2022", TITLE, records)
+    return records

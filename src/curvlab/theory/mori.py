@@ -1,0 +1,300 @@
+"""Mori, Ziyin, Liu & Ueda (ICML 2022), "Power-law escape rate of SGD": exponents, escape rates
+and the estimators that measure them.
+
+Conventions (papers.md §5.3 with the corrections of §5.7): ℓ_μ = ½(f(θ, x_μ) − y_μ)²,
+L = (1/N)Σ_μ ℓ_μ, a minibatch loss L_B = (1/B)Σ_{μ∈B} ℓ_μ (not the printed 1/(2B)), time
+t = ηk. Near a minimum θ* with Hessian H(θ*), whose n outlier eigenvalues are ≈ h*, the SGD
+noise covariance is Σ(θ) ≈ (2L(θ)/B)·H(θ*) (no 1/N), and SGD becomes Langevin dynamics on
+log L with temperature T = ηh*/B after the random time change dτ = L dt. Hence
+
+* the quasi-stationary law P(θ) ∝ L(θ)^{−φ} with φ = 1 + B/(ηh*) (Eq. 18; the η → 0 limit);
+  at finite η the discrete chain gives φ ≈ 1 + B/(ηh*) − (B+1)/2 (§5.7 correction 1), or more
+  precisely :func:`phi_variance` for a given data set;
+* the escape rate κ ∝ c^{−(B/(ηh*) + 1 − n/2)} with c = L(θ^s)/L(θ*) (Eq. 17 of the submission,
+  most likely ICML Eq. 15), so the mean first-passage time grows as a power of c;
+* the Arrhenius alternative, with the noise frozen at its value at the minimum (temperature
+  ηh*L*/B in loss units), predicts t_p ∝ exp[(B/(ηh*))(c − 1)] instead;
+* escape from θ* is possible only below the effective dimension n_c = 2(B/(ηh*) + 1) (Eq. 19).
+
+The estimators at the end are those of the §5.7 protocol: the one-parameter maximum-likelihood
+φ of a Student-t law, the censored-exponential mean first-passage time, and weighted
+least-squares fits of ln t_p (power law and Arrhenius, both two-parameter, compared by χ²/dof).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special, stats
+
+# --------------------------------------------------------------------------- exponents
+
+
+def phi_theory(batch: float, eta: float, h_star: float) -> float:
+    """φ = 1 + B/(ηh*): the exponent of P(θ) ∝ L(θ)^{−φ} (Eq. 18, η → 0)."""
+    return 1.0 + batch / (eta * h_star)
+
+
+def phi_finite_eta(batch: float, eta: float, h_star: float) -> float:
+    """φ ≈ 1 + B/(ηh*) − (B+1)/2: the discrete-time correction for Gaussian inputs (§5.7)."""
+    return phi_theory(batch, eta, h_star) - (batch + 1.0) / 2.0
+
+
+def sampling_factor(n_samples: int, batch: int) -> float:
+    """f = (N − B)/(B(N − 1)): variance of a minibatch mean drawn without replacement."""
+    return (n_samples - batch) / (batch * (n_samples - 1.0))
+
+
+def variance_denominator(eta: float, batch: int, h: float, var_x2: float, n_samples: int) -> float:
+    """2h − η(h² + f·Var_μ x²) = (1 − E a²)/η for a = 1 − η⟨x²⟩_B; ≤ 0 means infinite variance."""
+    return 2.0 * h - eta * (h * h + sampling_factor(n_samples, batch) * var_x2)
+
+
+def stationary_variance(
+    eta: float, batch: int, h: float, var_x2: float, mean_x2r2: float, n_samples: int
+) -> float:
+    """Exact stationary ⟨u²⟩ of d = 1 SGD, u = θ − θ*, with a fresh minibatch every step.
+
+    The step is u ← (1 − η⟨x²⟩_B)u − η⟨xr⟩_B, r_μ = θ*x_μ − y_μ. Because Σ_μ x_μr_μ = 0 the
+    mean of u is 0 and ⟨u²⟩ = η f S/(2h − η(h² + f Var x²)), S = (1/N)Σ_μ x_μ²r_μ².
+    Returns inf when the denominator is not positive.
+    """
+    den = variance_denominator(eta, batch, h, var_x2, n_samples)
+    if den <= 0:
+        return math.inf
+    return eta * sampling_factor(n_samples, batch) * mean_x2r2 / den
+
+
+def phi_variance(
+    eta: float,
+    batch: int,
+    h: float,
+    loss_min: float,
+    var_x2: float,
+    mean_x2r2: float,
+    n_samples: int,
+) -> float:
+    """φ_var = 3/2 + L*/(h⟨u²⟩): the φ of the Student-t law with the exact stationary variance.
+
+    This is the §5.7 discrete-time prediction
+    φ_var = 3/2 + L*(2h − η(h² + f·Var x²))/(η h f S); NaN when the variance is infinite.
+    """
+    variance = stationary_variance(eta, batch, h, var_x2, mean_x2r2, n_samples)
+    if not math.isfinite(variance):
+        return math.nan
+    return 1.5 + loss_min / (h * variance)
+
+
+def kesten_alpha(multipliers: np.ndarray) -> float:
+    """α > 0 with E|a|^α = 1 over the given samples of the multiplier a = 1 − η⟨x²⟩_B.
+
+    For u ← a u + b with E ln|a| < 0 the stationary tail is P(|u| > s) ~ s^{−α} (Kesten), so a
+    law ∝ L^{−φ} ∝ |u|^{−2φ} has φ = (1 + α)/2. Returns inf if E|a|^α < 1 for every α tried
+    (then the variance is finite and φ_var applies).
+    """
+    log_abs = np.log(np.abs(np.asarray(multipliers, dtype=np.float64)))
+    log_abs = log_abs[np.isfinite(log_abs)]
+    if log_abs.size == 0 or log_abs.mean() >= 0:
+        return math.nan  # not contracting on average: no stationary law
+
+    def excess(alpha: float) -> float:
+        # log E|a|^α, computed stably.
+        return float(special.logsumexp(alpha * log_abs) - math.log(log_abs.size))
+
+    high = 1.0
+    while excess(high) < 0:
+        high *= 2.0
+        if high > 1e4:
+            return math.inf
+    return float(optimize.brentq(excess, 1e-9, high, xtol=1e-12))
+
+
+def phi_kesten(alpha: float) -> float:
+    """φ = (1 + α)/2: the exponent of a stationary law with Kesten tail index α (§5.7)."""
+    return (1.0 + alpha) / 2.0
+
+
+def escape_exponent(batch: float, eta: float, h_star: float, n: float) -> float:
+    """B/(ηh*) + 1 − n/2: the power of c in t_p ∝ κ^{−1} ∝ c^{φ − n/2} (Eq. 17)."""
+    return batch / (eta * h_star) + 1.0 - n / 2.0
+
+
+def escape_rate(
+    c: float | np.ndarray,
+    batch: float,
+    eta: float,
+    h_star: float,
+    n: int,
+    h_escape: float,
+    det_ratio: float,
+) -> float | np.ndarray:
+    """The general escape rate (Eq. 17 of the submission, most likely ICML Eq. 15).
+
+    κ = (|h_e^s|/2π) · √(det Ĥ(θ*)/|det Ĥ(θ^s)|) · c^{−(B/(ηh*) + 1 − n/2)}, with
+    c = L(θ^s)/L(θ*), Ĥ the Hessian restricted to the n-dimensional outlier subspace,
+    ``h_escape`` = h_e^s the negative eigenvalue at the saddle along the escape direction and
+    ``det_ratio`` = det Ĥ(θ*)/|det Ĥ(θ^s)|.
+    """
+    return (
+        abs(h_escape)
+        / (2.0 * math.pi)
+        * math.sqrt(det_ratio)
+        * np.power(c, -escape_exponent(batch, eta, h_star, n))
+    )
+
+
+def escape_rate_1d(
+    c: float | np.ndarray, batch: float, eta: float, h_star: float, h_saddle: float
+) -> float | np.ndarray:
+    """Eq. (16), one dimension: κ = (1/2π)√(h*|h^s|) · c^{−(1/2 + B/(ηh*))}.
+
+    It is :func:`escape_rate` with n = 1, h_e^s = h^s and det_ratio = h*/|h^s|.
+    """
+    return (
+        math.sqrt(h_star * abs(h_saddle))
+        / (2.0 * math.pi)
+        * np.power(c, -(0.5 + batch / (eta * h_star)))
+    )
+
+
+def arrhenius_slope(batch: float, eta: float, h_star: float) -> float:
+    """k = B/(ηh*) in t_p ∝ exp[k(c − 1)]: Arrhenius with the noise frozen at the minimum.
+
+    With Σ = (2L*/B)H the stationary law near θ* is ∝ exp(−ΔL/T), T = ηh*L*/B, so a barrier
+    ΔL = (c − 1)L* costs exp[(c − 1)B/(ηh*)]. For c → 1 it agrees with the power law to first
+    order (ln c ≈ c − 1); the two part ways as c grows.
+    """
+    return batch / (eta * h_star)
+
+
+def critical_dimension(batch: float, eta: float, h_star: float) -> float:
+    """n_c = 2(B/(ηh*) + 1): the stability bound on the effective dimension (Eq. 19)."""
+    return 2.0 * (batch / (eta * h_star) + 1.0)
+
+
+# --------------------------------------------------------------------------- φ estimator
+
+
+def phi_mle(mean_log1p_z: float) -> float:
+    """φ̂ solving ψ(φ) − ψ(φ − ½) = ⟨ln(1 + z)⟩, z = h(θ − θ*)²/(2L*) (§5.7).
+
+    With the location θ* and scale 2L*/h known, P(θ) ∝ L(θ)^{−φ} = L*^{−φ}(1 + z)^{−φ} is a
+    scaled Student-t law (ν = 2φ − 1) normalised by Γ(φ)/Γ(φ − ½); ⟨ln(1 + z)⟩ is its
+    sufficient statistic and the left side decreases from ∞ (φ → ½) to 0 (φ → ∞).
+    """
+    m = float(mean_log1p_z)
+    if not m > 0 or not math.isfinite(m):
+        return math.nan
+
+    def score(phi: float) -> float:
+        return float(special.digamma(phi) - special.digamma(phi - 0.5)) - m
+
+    low, high = 0.5 + 1e-12, 2.0
+    while score(high) > 0:
+        high *= 2.0
+        if high > 1e12:
+            return math.inf
+    return float(optimize.brentq(score, low, high, xtol=1e-12, rtol=1e-13))
+
+
+def phi_mle_se(phi: float, n: int) -> float:
+    """Standard error of φ̂ from the Fisher information ψ'(φ − ½) − ψ'(φ), for n independent
+    samples (≈ φ√(2/n) for large φ)."""
+    info = float(special.polygamma(1, phi - 0.5) - special.polygamma(1, phi))
+    return 1.0 / math.sqrt(n * info)
+
+
+def log1p_z(u: np.ndarray, h: float, loss_min: float) -> np.ndarray:
+    """ln(1 + z) with z = h u²/(2L*) = (L − L*)/L* for d = 1 linear regression."""
+    return np.log1p(h * np.square(u) / (2.0 * loss_min))
+
+
+# --------------------------------------------------------------------------- first passage
+
+
+@dataclass(frozen=True)
+class FirstPassage:
+    """Censored-exponential estimate of a mean first-passage time.
+
+    ``estimate`` is the MLE (total exposure / number crossed) when at least ``min_crossed``
+    runs crossed; otherwise it is the one-sided 95% lower bound and ``lower_bound`` is True.
+    ``log_se`` is the standard error of ln(estimate), 1/√crossed (NaN for a bound).
+    """
+
+    estimate: float
+    log_se: float
+    crossed: int
+    runs: int
+    exposure: float
+    lower_bound: bool
+
+
+def censored_exponential_mle(
+    times: np.ndarray, crossed: np.ndarray, horizon: float, min_crossed: int = 10
+) -> FirstPassage:
+    """Mean first-passage time from runs observed up to ``horizon`` (type-I censoring).
+
+    ``times`` are the crossing times of the runs with ``crossed`` True (others are ignored).
+    The MLE of the mean of an exponential law is (Σ crossing times + horizon·#censored)/#crossed;
+    averaging only the crossed runs would be biased low. With fewer than ``min_crossed``
+    crossings the estimate is replaced by the one-sided 95% lower bound
+    2·exposure/χ²_{0.95}(2k + 2) (§5.7).
+    """
+    times = np.asarray(times, dtype=np.float64)
+    crossed = np.asarray(crossed, dtype=bool)
+    k = int(crossed.sum())
+    runs = int(crossed.size)
+    exposure = float(times[crossed].sum() + horizon * (runs - k))
+    if k >= min_crossed and k > 0:
+        return FirstPassage(exposure / k, 1.0 / math.sqrt(k), k, runs, exposure, False)
+    bound = 2.0 * exposure / float(stats.chi2.ppf(0.95, 2 * k + 2))
+    return FirstPassage(bound, math.nan, k, runs, exposure, True)
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Weighted least squares y = a + s·x with weights 1/σ²: slope s, intercept a, their
+    standard errors, χ² and χ²/dof (dof = points − 2)."""
+
+    slope: float
+    intercept: float
+    slope_se: float
+    intercept_se: float
+    chi2: float
+    chi2_dof: float
+    points: int
+
+
+def weighted_line_fit(x: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> LineFit:
+    x, y, sigma = (np.asarray(v, dtype=np.float64) for v in (x, y, sigma))
+    n = x.size
+    if n < 2:
+        return LineFit(*(math.nan,) * 6, n)
+    w = 1.0 / np.square(sigma)
+    design = np.column_stack([np.ones(n), x])
+    normal = design.T @ (design * w[:, None])
+    coef = np.linalg.solve(normal, design.T @ (w * y))
+    cov = np.linalg.inv(normal)
+    chi2 = float(np.sum(w * np.square(y - design @ coef)))
+    dof = n - 2
+    return LineFit(
+        float(coef[1]),
+        float(coef[0]),
+        float(math.sqrt(cov[1, 1])),
+        float(math.sqrt(cov[0, 0])),
+        chi2,
+        chi2 / dof if dof > 0 else math.nan,
+        n,
+    )
+
+
+def power_law_fit(c: np.ndarray, t_p: np.ndarray, log_se: np.ndarray) -> LineFit:
+    """ln t_p = a + s·ln c (the slope s is the escape exponent)."""
+    return weighted_line_fit(np.log(c), np.log(t_p), log_se)
+
+
+def arrhenius_fit(c: np.ndarray, t_p: np.ndarray, log_se: np.ndarray) -> LineFit:
+    """ln t_p = a + k·(c − 1): Arrhenius in the barrier ΔL = (c − 1)L* (k in units of 1/L*)."""
+    return weighted_line_fit(np.asarray(c) - 1.0, np.log(t_p), log_se)

@@ -1,0 +1,331 @@
+"""Mori et al. (2022) against independent truth: 𝒩 from an explicit per-sample loop, the φ
+estimator on samples from a known power law, the Gram-matrix route against explicit P × P
+spectra, the censored MLE on synthetic exponential data with known censoring, the fast
+simulators against plain step-by-step loops, and the theory against exact moments."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from curvlab.experiments import mori2022 as ex
+from curvlab.theory import mori
+
+# --------------------------------------------------------------------------- 𝒩
+
+
+def _explicit_noise_strength(model, x, y) -> float:
+    """(1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖² with one autograd call per sample."""
+    params = list(model.parameters())
+    grads = []
+    for i in range(len(x)):
+        loss = 0.5 * ((model(x[i : i + 1]) - y[i : i + 1]) ** 2).sum()
+        grads.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)]))
+    g = torch.stack(grads)
+    return float((g * g).sum(1).mean() - g.mean(0).pow(2).sum())
+
+
+@pytest.mark.parametrize("net", ["fc", "cnn"])
+@pytest.mark.parametrize("method", ["layers", "operator"])
+def test_noise_strength_matches_explicit_per_sample_computation(net, method):
+    gen = torch.Generator().manual_seed(3)
+    if net == "fc":
+        model = ex.mlp(12, (7, 5), 3)
+        x = torch.rand(23, 1, 3, 4, generator=gen, dtype=torch.float64)
+    else:
+        model = ex.cnn(2, 8, (3, 4), 2, 3)
+        x = torch.rand(17, 2, 8, 8, generator=gen, dtype=torch.float64)
+    ex.glorot_(model, gen)
+    model.double()
+    y = torch.rand(len(x), 3, generator=gen, dtype=torch.float64)
+    truth = _explicit_noise_strength(model, x, y)
+    got = ex.noise_strength(model, x, y, batch_size=4, method=method, chunk=6)
+    assert got["noise_strength"] == pytest.approx(truth, rel=1e-10)
+    assert got["fisher_trace"] - got["grad_sq_norm"] == pytest.approx(truth, rel=1e-10)
+    with torch.no_grad():
+        assert got["loss"] == pytest.approx(float(ex.half_mse(model(x), y)), rel=1e-12)
+
+
+def test_per_sample_norms_refuse_unsupported_layers():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    with pytest.raises(ValueError, match="Linear and Conv2d"):
+        ex.per_sample_grad_sq_norms(model, torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+# --------------------------------------------------------------------------- φ estimator
+
+
+def _power_law_samples(phi: float, n: int, h: float, loss_min: float, rng) -> np.ndarray:
+    """u = θ − θ* with density ∝ (L* + ½hu²)^{−φ}: a Student-t with ν = 2φ − 1, rescaled."""
+    nu = 2 * phi - 1
+    return np.sqrt(2 * loss_min / h) * rng.standard_t(nu, size=n) / np.sqrt(nu)
+
+
+@pytest.mark.parametrize("phi", [1.2, 3.0, 25.0])
+def test_phi_mle_recovers_a_known_power_law(phi):
+    rng = np.random.default_rng(11)
+    h, loss_min = 1.3, 0.4
+    u = _power_law_samples(phi, 40_000, h, loss_min, rng)
+    estimate = mori.phi_mle(float(np.mean(mori.log1p_z(u, h, loss_min))))
+    se = mori.phi_mle_se(estimate, u.size)
+    assert abs(estimate - phi) < 4 * se
+    assert se / phi < 0.02
+
+
+def test_phi_mle_standard_error_matches_the_spread():
+    rng = np.random.default_rng(5)
+    phi, n = 4.0, 2000
+    estimates = [
+        mori.phi_mle(float(np.mean(mori.log1p_z(_power_law_samples(phi, n, 1, 1, rng), 1, 1))))
+        for _ in range(300)
+    ]
+    assert np.std(estimates) == pytest.approx(mori.phi_mle_se(phi, n), rel=0.15)
+    assert np.mean(estimates) == pytest.approx(phi, rel=0.02)
+
+
+def test_phi_mle_solves_the_score_equation_and_rejects_bad_input():
+    from scipy.special import digamma
+
+    for m in (1e-4, 0.05, 0.7, 3.0):
+        phi = mori.phi_mle(m)
+        assert digamma(phi) - digamma(phi - 0.5) == pytest.approx(m, rel=1e-9)
+    assert math.isnan(mori.phi_mle(0.0))
+    assert math.isnan(mori.phi_mle(math.nan))
+
+
+# --------------------------------------------------------------------------- Gram route
+
+
+def test_gram_route_matches_explicit_eigenvalues_on_a_tiny_net():
+    gen = torch.Generator().manual_seed(0)
+    model = ex.mlp(5, (4, 3), 1)
+    ex.glorot_(model, gen)
+    n = 9  # N < P = 43: all N Gram eigenvalues are nonzero eigenvalues of the P × P matrix
+    x = torch.randn(n, 5, generator=gen)
+    y = torch.randn(n, 1, generator=gen)
+    got = ex.decoupling_spectra(model, x, y)
+
+    m64 = model.double()
+    params = list(m64.parameters())
+    grads, losses = [], []
+    for i in range(n):
+        f = m64(x[i : i + 1].double()).reshape(())
+        grads.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(f, params)]))
+        losses.append(0.5 * float(f.detach() - y[i, 0].double()) ** 2)
+    g = torch.stack(grads)  # (N, P): ∇f_μ
+    ell = torch.tensor(losses, dtype=torch.float64)
+    exact = (g.T * ell) @ g / n  # (1/N)Σ ℓ_μ ∇f_μ∇f_μᵀ
+    decoupled = ell.mean() * g.T @ g / n  # L·(1/N)Σ ∇f_μ∇f_μᵀ
+    for matrix, key in ((exact, "exact"), (decoupled, "decoupled")):
+        eig = torch.linalg.eigvalsh(matrix).numpy()
+        np.testing.assert_allclose(np.sort(eig)[-n:], got[key], rtol=1e-9, atol=1e-12)
+        assert np.abs(np.sort(eig)[:-n]).max() < 1e-12  # the rest is the null space
+    assert got["loss"] == pytest.approx(float(ell.mean()), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- censored MLE
+
+
+def test_censored_mle_on_synthetic_exponential_data():
+    rng = np.random.default_rng(2)
+    mean, horizon, runs = 50.0, 40.0, 4000
+    times = rng.exponential(mean, runs)
+    crossed = times <= horizon
+    est = mori.censored_exponential_mle(np.where(crossed, times, 0.0), crossed, horizon)
+    assert not est.lower_bound
+    assert est.crossed == crossed.sum() and est.runs == runs
+    assert abs(math.log(est.estimate / mean)) < 4 * est.log_se
+    # Averaging only the runs that crossed is badly biased low (what the MLE avoids).
+    assert times[crossed].mean() < 0.5 * mean
+
+
+def test_censored_mle_lower_bound_covers_the_truth():
+    rng = np.random.default_rng(4)
+    mean, horizon, runs = 1000.0, 10.0, 100  # ~1 crossing expected: bound regime
+    covered = 0
+    for _ in range(400):
+        times = rng.exponential(mean, runs)
+        crossed = times <= horizon
+        est = mori.censored_exponential_mle(np.where(crossed, times, 0), crossed, horizon)
+        assert est.lower_bound and math.isnan(est.log_se)
+        covered += est.estimate <= mean
+    assert covered / 400 >= 0.93  # a one-sided 95% bound
+
+
+def test_weighted_fits_recover_power_law_and_arrhenius():
+    c = np.array([1.25, 1.5, 2.0, 3.0])
+    se = np.full(4, 0.1)
+    power = mori.power_law_fit(c, 3.0 * c**9.5, se)
+    assert power.slope == pytest.approx(9.5) and power.chi2 == pytest.approx(0, abs=1e-18)
+    arr = mori.arrhenius_fit(c, 2.0 * np.exp(4.0 * (c - 1)), se)
+    assert arr.slope == pytest.approx(4.0) and arr.intercept == pytest.approx(math.log(2))
+    # An Arrhenius law is not a power law: the power fit then has the larger χ².
+    assert mori.power_law_fit(c, 2.0 * np.exp(4.0 * (c - 1)), se).chi2 > 1
+
+
+# --------------------------------------------------------------------------- simulators
+
+
+@pytest.mark.parametrize(
+    ("dynamics", "dim", "batch"),
+    [("sgd", 1, 1), ("sgd", 3, 2), ("control", 1, 1), ("control", 2, 1)],
+)
+def test_block_parallel_first_passage_matches_a_plain_loop(dynamics, dim, batch):
+    spec = ex.FirstPassageSpec(
+        dynamics=dynamics,
+        dim=dim,
+        n_samples=400,
+        batch=batch,
+        chains=6,
+        max_steps=4200,
+        block=300,
+        warmup_time=25.0,
+        cs=(1.1, 1.3, 1.6, 2.0, 3.0),
+    )
+    prob = ex.regression_problem(spec.n_samples, dim, 1)
+    fast = ex.simulate_first_passage(spec, prob)
+    plain = ex.first_passage_plain(spec, prob)
+    np.testing.assert_array_equal(fast.step, plain.step)
+    np.testing.assert_array_equal(fast.jumped, plain.jumped)
+    assert (fast.step >= 0).any() and (fast.step < 0).any()  # both outcomes exercised
+
+
+def test_first_passage_stops_once_every_chain_crossed():
+    spec = ex.FirstPassageSpec(dim=4, n_samples=500, chains=5, max_steps=400_000, cs=(1.25, 1.5))
+    passages = ex.simulate_first_passage(spec, ex.regression_problem(500, 4, 0))
+    assert (passages.step >= 0).all()
+    assert passages.steps_simulated < spec.max_steps
+    assert passages.step.max() <= passages.steps_simulated
+
+
+def test_first_passage_table_conforms():
+    from curvlab.papers.mori2022 import MORI2022_FIRST_PASSAGE
+
+    spec = ex.FirstPassageSpec(
+        dim=2, n_samples=300, chains=4, max_steps=3000, block=300, warmup_time=20.0
+    )
+    frame = ex.run_first_passage(spec)
+    MORI2022_FIRST_PASSAGE.conform(frame, where="test")
+    steps = frame[frame["quantity"] == "crossing_step"]
+    assert len(steps) == 4 * len(spec.cs)
+    const = frame[frame["chain"] < 0].set_index("quantity")["value"]
+    assert const["h_min"] <= const["h_star"] <= const["h_max"]
+
+
+def test_regression_problem_is_centred_at_its_minimum():
+    prob = ex.regression_problem(2000, 3, 7)
+    np.testing.assert_allclose(prob.x.T @ prob.r, 0, atol=1e-9)
+    u = np.random.default_rng(0).standard_normal((5, 3))
+    direct = 0.5 * np.mean(
+        (prob.x @ (prob.theta_star[:, None] + u.T) - (prob.x @ prob.theta_star - prob.r)[:, None])
+        ** 2,
+        axis=0,
+    )
+    np.testing.assert_allclose(prob.loss(u), direct, rtol=1e-12)
+
+
+def test_stationary_composition_matches_a_plain_loop():
+    prob = ex.regression_problem(300, 1, 2)
+    x = prob.x[:, 0]
+    eta, batch, chains, blocks, block = 0.3, 3, 4, 7, 10
+    fast = ex.stationary_samples(
+        x * x, x * prob.r, eta, batch, chains, blocks, block, np.random.default_rng(9)
+    )
+    idx = ex.draw_minibatches(np.random.default_rng(9), 300, blocks * block * chains, batch)
+    idx = idx.reshape(blocks, block, chains, batch)
+    u = np.zeros(chains)
+    for k in range(blocks):
+        for j in range(block):
+            xb, rb = x[idx[k, j]], prob.r[idx[k, j]]  # (chains, B)
+            u = u - eta * np.mean(xb * (xb * u[:, None] + rb), axis=1)
+        np.testing.assert_allclose(fast[k], u, rtol=1e-10, atol=1e-14)
+
+
+def test_minibatches_are_uniform_without_replacement():
+    rng = np.random.default_rng(0)
+    idx = ex.draw_minibatches(rng, 5, 20_000, 3)
+    assert (np.sort(idx, axis=1)[:, 1:] != np.sort(idx, axis=1)[:, :-1]).all()
+    subsets = {s: 0 for s in itertools.combinations(range(5), 3)}
+    for row in np.sort(idx, axis=1):
+        subsets[tuple(row)] += 1
+    counts = np.array(list(subsets.values()))
+    assert stats.chisquare(counts).pvalue > 1e-3
+
+
+# --------------------------------------------------------------------------- theory
+
+
+def _exact_phi_var(x, r, eta, batch):
+    """φ_var from exact moments of the step u ← a u + b, enumerating every minibatch."""
+    h = np.mean(x * x)
+    loss_min = 0.5 * np.mean(r * r)
+    batches = list(itertools.combinations(range(len(x)), batch))
+    a = np.array([1 - eta * np.mean(x[list(b)] ** 2) for b in batches])
+    bb = np.array([-eta * np.mean(x[list(b)] * r[list(b)]) for b in batches])
+    assert abs(bb.mean()) < 1e-12  # Σ x r = 0 at θ*: the stationary mean is 0
+    variance = np.mean(bb * bb) / (1 - np.mean(a * a))
+    return 1.5 + loss_min / (h * variance)
+
+
+@pytest.mark.parametrize(("eta", "batch"), [(0.1, 1), (0.3, 2), (0.05, 3)])
+def test_phi_variance_formula_against_exact_moments(eta, batch):
+    prob = ex.regression_problem(14, 1, 3)
+    x, r = prob.x[:, 0], prob.r
+    expected = _exact_phi_var(x, r, eta, batch)
+    got = mori.phi_variance(
+        eta,
+        batch,
+        float(np.mean(x * x)),
+        prob.loss_min,
+        float(np.var(x * x)),
+        float(np.mean((x * r) ** 2)),
+        14,
+    )
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_phi_variance_matches_the_simulated_sampler():
+    prob = ex.regression_problem(60, 1, 1)
+    x = prob.x[:, 0]
+    h = float(np.mean(x * x))
+    eta, batch = 0.2, 2
+    u = ex.stationary_samples(x * x, x * prob.r, eta, batch, 64, 400, 50, np.random.default_rng(1))
+    measured = 1.5 + prob.loss_min / (h * np.mean(u[20:] ** 2))
+    predicted = mori.phi_variance(
+        eta, batch, h, prob.loss_min, float(np.var(x * x)), float(np.mean((x * prob.r) ** 2)), 60
+    )
+    assert measured == pytest.approx(predicted, rel=0.03)
+
+
+def test_theory_formulas():
+    assert mori.phi_theory(5, 0.1, 1.0) == pytest.approx(51)
+    assert mori.phi_finite_eta(5, 0.1, 1.0) == pytest.approx(48)
+    # At η = 1 the finite-η φ is (B + 1)/2, half of 1 + B for large B (§5.7).
+    assert mori.phi_finite_eta(20, 1.0, 1.0) == pytest.approx(10.5)
+    assert mori.escape_exponent(1, 0.1, 1.0, 2) == pytest.approx(10)
+    assert mori.critical_dimension(1, 0.1, 1.0) == pytest.approx(22)
+    # n < n_c ⇔ the escape exponent is positive (Eq. 19)
+    assert mori.escape_exponent(1, 0.1, 1.0, 21.9) > 0 > mori.escape_exponent(1, 0.1, 1.0, 22.1)
+    c = np.array([1.5, 3.0])
+    np.testing.assert_allclose(
+        mori.escape_rate(c, 1, 0.1, 0.9, 1, -0.4, 0.9 / 0.4),
+        mori.escape_rate_1d(c, 1, 0.1, 0.9, -0.4),
+        rtol=1e-12,
+    )
+    # Arrhenius with frozen noise and the power law agree to first order at c → 1.
+    eps = 1e-4
+    power = mori.escape_exponent(1, 0.1, 1.0, 2) * math.log(1 + eps)
+    assert mori.arrhenius_slope(1, 0.1, 1.0) * eps == pytest.approx(power, rel=0.01)
+
+
+def test_kesten_alpha_closed_form():
+    # a = 2 w.p. 1/3, 1/2 w.p. 2/3: E|a|^α = 1 at α = 1.
+    a = np.array([2.0, 0.5, 0.5] * 100)
+    assert mori.kesten_alpha(a) == pytest.approx(1.0, rel=1e-9)
+    assert mori.kesten_alpha(np.full(10, 0.5)) == math.inf  # finite variance: no tail
+    assert mori.phi_kesten(1.0) == 1.0
