@@ -54,9 +54,9 @@ def test_run_writes_every_deliverable(finished):
     listed = {line.split("\t")[0] for line in manifest[1:]}
     assert {"reports/index.html", "reports/claims.md", "reports/claims.parquet"} <= listed
     figures = {p for p in listed if p.startswith("reports/figures/du2018/")}
-    assert len(figures) == 12  # six figures, PNG and PDF
+    assert len(figures) == 18  # six figures: PNG, PDF and the caption (.rst)
     huh = {p for p in listed if p.startswith("reports/figures/huh2020/")}
-    assert len(huh) == 8  # four figures (the α sweep is off), PNG and PDF
+    assert len(huh) == 12  # four figures (the α sweep is off): PNG, PDF, caption
     html = (finished / "reports" / "index.html").read_text()
     for png in (p for p in figures if p.endswith(".png")):
         assert f"figures/du2018/{Path(png).name}" in html
