@@ -494,7 +494,7 @@ def test_pipeline_tables_claims_and_figures(synthetic_data, tmp_path):
 
 @pytest.mark.parametrize(
     "overlays",
-    [[], ["ci.yaml", "ci.jacot2020.yaml"], ["paper.yaml", "paper.jacot2020.yaml"]],
+    [[], ["ci.yaml"], ["paper.yaml"]],
 )
 def test_job_planning(overlays):
     from curvlab.config import load_config
