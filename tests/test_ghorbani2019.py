@@ -1,0 +1,323 @@
+"""Ghorbani, Krishnan & Xiao (2019): planning, training/checkpoints, checkpoint → curvature
+determinism, SLQ vs explicit Hessians, the claim statistics."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from curvlab.claims import ghorbani2019 as claims
+from curvlab.config import ConfigError, validate_config
+from curvlab.experiments import ghorbani2019 as exp
+from curvlab.papers import ghorbani2019 as plugin
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread (papers.md §4.7 item 10: two threads on shared cores make HVPs
+    20–65× slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _config(**section):
+    return validate_config({"papers": ["ghorbani2019"], "ghorbani2019": section}, SCHEMA)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_default_plan_one_training_and_one_curvature_job_per_checkpoint():
+    config = _config()
+    g = config["ghorbani2019"]
+    runs = len(g["models"]) * len(g["bn_modes"]) * len(g["seeds"])
+    jobs = plugin.all_jobs(config)
+    by_task = pd.Series([j.task for j in jobs]).value_counts()
+    assert by_task["ghorbani2019-train"] == runs
+    assert by_task["ghorbani2019-curvature"] == runs * len(g["train"]["checkpoints"])
+    assert by_task["ghorbani2019-validation"] == 1
+    assert len({j.path for j in jobs}) == len(jobs)
+    train = plugin.train_jobs(config)[0]
+    # hyperparameters are in the path; the checkpoint directory mirrors it
+    assert "eta~0.05/steps~1500/drops~1000x0.1/seed~0" in train.path
+    assert train.spec["checkpoint_dir"].startswith("results/ghorbani2019/checkpoints/")
+    curv = plugin.curvature_jobs(config)
+    assert {tuple(j.spec["steps"]) for j in curv} == {(s,) for s in g["train"]["checkpoints"]}
+    no_bn = [j for j in curv if j.spec["bn"] == "none"][0]
+    assert no_bn.spec["hessian_modes"] == ["none"]
+    pop = [j for j in curv if j.spec["bn"] == "population"][0]
+    assert pop.spec["hessian_modes"] == ["frozen"]
+
+
+def test_checkpoint_grouping_and_wildcards_round_trip():
+    config = _config(
+        train={"steps": 300, "checkpoints": [0, 50, 300, 400]},
+        curvature={"checkpoints_per_job": None},
+    )
+    curv = plugin.curvature_jobs(config)
+    assert {tuple(j.spec["steps"]) for j in curv} == {(0, 50, 300)}  # 400 > steps dropped
+    job = curv[0]
+    keys = dict(
+        dataset="cifar10", n=500, arch=job.spec["arch"], bn=job.spec["bn"], eta="0.05",
+        steps=300, drops="1000x0.1", seed=0, ckpts="0-50-300",
+    )  # fmt: skip
+    assert plugin.CURVATURE_RUN.format(**keys) == job.path
+    assert plugin.checkpoint_dir(keys) == job.spec["checkpoint_dir"]
+
+
+def test_config_rejects_imagenet_and_bad_architectures():
+    with pytest.raises(ConfigError, match="ImageNet is out of scope"):
+        _config(dataset="imagenet")
+    with pytest.raises(ConfigError, match="ghorbani2019.models"):
+        _config(models=["inception-v3"])
+
+
+# --------------------------------------------------------------------------- training, curvature
+
+
+def _synthetic(n, root, subset_seed, image_size):
+    """Linearly separable-ish 3-class data, 1 × 8 × 8 (no files needed)."""
+    rng = np.random.default_rng(7)
+    y = np.arange(n) % 3
+    means = rng.normal(size=(3, 1, 8, 8))
+    x = means[y] + 0.8 * rng.normal(size=(n, 1, 8, 8))
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+@pytest.fixture()
+def synthetic(monkeypatch):
+    monkeypatch.setattr(exp, "load_subset", lambda d, r, n, s, i: _synthetic(n, r, s, i))
+
+
+def _train(tmp_path, arch, bn, steps=30, checkpoints=(0, 10, 30)):
+    spec = exp.TrainSpec(
+        "mnist", "unused", 60, arch, bn, 0.05, steps, [20], list(checkpoints),
+        str(tmp_path / f"{arch}-{bn}"), batch=20, eval_every=5,
+    )  # fmt: skip
+    return spec, exp.run_train(spec)
+
+
+def _curvature(spec, modes, steps=(0, 10, 30), **kw):
+    return exp.run_curvature(
+        exp.CurvatureSpec(
+            "mnist",
+            "unused",
+            60,
+            spec.arch,
+            spec.bn,
+            spec.eta,
+            spec.seed,
+            spec.checkpoint_dir,
+            list(steps),
+            modes,
+            batch=20,
+            hessian_batch=60,
+            draws=2,
+            top_eigs=4,
+            ks=[1, 4],
+            cache=False,
+            **{"lanczos_steps": 30, **kw},
+        )  # fmt: skip
+    )
+
+
+def test_training_writes_checkpoints_and_drops_the_learning_rate(tmp_path, synthetic):
+    spec, frame = _train(tmp_path, "mlp-8", "population")
+    files = sorted(p.name for p in Path(spec.checkpoint_dir).iterdir())
+    assert files == ["step~0.pt", "step~10.pt", "step~30.pt"]
+    lr = frame[frame.quantity == "lr"].set_index("step")["value"]
+    assert lr[19] == pytest.approx(0.05) and lr[20] == pytest.approx(0.005)
+    loss = frame[frame.quantity == "full_loss"].set_index("step")["value"]
+    assert loss[30] < loss[0]
+    assert not frame["diverged"].any()
+    ckpt = exp.load_checkpoint(exp.checkpoint_path(spec.checkpoint_dir, 30))
+    assert ckpt["bn"] == "population" and "features.1.running_mean" in ckpt["state_dict"]
+
+
+TIMINGS = {"setup_s", "hvp_s", "slq_s", "topk_s"}
+
+
+@pytest.mark.parametrize(
+    ("arch", "bn", "modes"),
+    [("vgg-2-M-4", "batch", ["batch", "frozen", "full"]), ("mlp-8", "none", ["none"])],
+)
+def test_curvature_is_deterministic_given_the_checkpoint(tmp_path, synthetic, arch, bn, modes):
+    spec, _ = _train(tmp_path, arch, bn)
+    first = _curvature(spec, modes)
+    second = _curvature(spec, modes)
+    a = first[~first.quantity.isin(TIMINGS)].reset_index(drop=True)
+    b = second[~second.quantity.isin(TIMINGS)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert set(a.hessian_mode) == set(modes)
+    # Ritz pairs are accurate: residuals small relative to λ1; ρ_K is a fraction, monotone in K
+    for mode in modes:
+        m = a[a.hessian_mode == mode]
+        for step in (0, 10, 30):
+            s = m[m.step == step]
+            eig = s[s.quantity == "eig"].sort_values("index")["value"].to_numpy()
+            res = s[s.quantity == "residual"]["value"].to_numpy()
+            assert res[0] < 1e-6 * abs(eig[0])
+            rho = s[s.quantity == "rho"].set_index("index")["value"]
+            assert 0 <= rho[1] <= rho[4] <= 1 + 1e-12
+            w = s[(s.quantity == "weight")].groupby("draw")["value"].sum()
+            np.testing.assert_allclose(w.to_numpy(), 1.0, rtol=1e-10)
+
+
+def test_curvature_matches_an_explicit_hessian_in_each_bn_mode(tmp_path, synthetic):
+    """λ1 and ρ_1 of each mode against torch.autograd.functional.hessian of the same loss."""
+    from torch.func import functional_call
+
+    from curvlab.models.resnet import filter_normalize, set_population_statistics
+
+    spec, _ = _train(tmp_path, "mlp-6", "batch", steps=10, checkpoints=(10,))
+    frame = _curvature(spec, ["batch", "frozen", "full"], steps=(10,), lanczos_steps=40)
+    x_np, y_np = _synthetic(60, None, 0, None)
+    x, y = torch.as_tensor(x_np, dtype=torch.float64), torch.as_tensor(y_np)
+    model = exp.make_model("mlp-6", "batch", x_np, 0)
+    model.load_state_dict(exp.load_checkpoint(f"{spec.checkpoint_dir}/step~10.pt")["state_dict"])
+    model = model.double()
+    filter_normalize(model)
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    flat0 = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def unflat(v):
+        out, i = {}, 0
+        for n, s in zip(names, shapes, strict=True):
+            out[n] = v[i : i + s.numel()].reshape(s)
+            i += s.numel()
+        return out
+
+    def loss(v, mode):
+        params = unflat(v)
+        if mode == "batch":
+            model.train()
+            parts = [(x[i : i + 20], y[i : i + 20]) for i in range(0, 60, 20)]
+            return sum(
+                exp.cross_entropy(functional_call(model, params, (xb,)), yb) for xb, yb in parts
+            ) / len(parts)
+        model.train(mode == "full")
+        return exp.cross_entropy(functional_call(model, params, (x,)), y)
+
+    for mode in ("batch", "frozen", "full"):
+        if mode == "frozen":
+            set_population_statistics(model, x)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.track_running_stats = mode == "frozen"
+        hess = torch.autograd.functional.hessian(lambda v, mode=mode: loss(v, mode), flat0)
+        grad = torch.func.grad(lambda v, mode=mode: loss(v, mode))(flat0)
+        evals, evecs = torch.linalg.eigh((hess + hess.T) / 2)
+        rho1 = float((evecs[:, -1] @ grad) ** 2 / grad.pow(2).sum())
+        f = frame[frame.hessian_mode == mode]
+        lam1 = float(f[(f.quantity == "eig") & (f["index"] == 0)]["value"].iloc[0])
+        assert lam1 == pytest.approx(float(evals[-1]), rel=1e-8), mode
+        got = float(f[(f.quantity == "rho") & (f["index"] == 1)]["value"].iloc[0])
+        assert got == pytest.approx(rho1, rel=1e-6, abs=1e-10), mode
+
+
+def test_diverged_checkpoint_gives_an_empty_marked_measurement(tmp_path, synthetic):
+    spec = exp.TrainSpec(
+        "mnist", "unused", 60, "mlp-8", "none", 1e6, 10, [], [0, 10], str(tmp_path / "d"),
+        batch=20,
+    )  # fmt: skip
+    frame = exp.run_train(spec)
+    assert frame["diverged"].all()
+    curv = _curvature(spec, ["none"], steps=(10,))
+    assert curv["diverged"].all() and len(curv) == 1 and math.isnan(curv["value"].iloc[0])
+
+
+# --------------------------------------------------------------------------- SLQ validation
+
+
+def test_density_l1_is_zero_for_the_exact_quadrature_and_two_for_disjoint_spectra():
+    ev = np.linspace(-1.0, 3.0, 40)
+    w = np.full(40, 1 / 40)
+    assert exp.density_l1(ev, [ev], [w], 1e-5, 20_000) == pytest.approx(0.0, abs=1e-9)
+    far = exp.density_l1(ev, [ev + 100.0], [w], 1e-5, 200_000)
+    assert far == pytest.approx(2.0, abs=1e-3)
+
+
+def test_validation_ritz_values_match_the_explicit_hessian(synthetic):
+    spec = exp.ValidationSpec(
+        "mnist",
+        "unused",
+        90,
+        [6],
+        train_steps=40,
+        batch=30,
+        lanczos_steps=60,
+        draws=3,
+        grid_points=4000,
+    )
+    frame = exp.run_validation(spec)
+    ritz = frame[frame.quantity == "ritz_err"]["value"]
+    assert (ritz < 1e-10).all()
+    assert (frame[frame.quantity == "topk_err"]["value"] < 1e-8).all()
+    # m = 60 ≥ P/… here: the quadrature is nearly exact, L1 small at σ² = 1e-3
+    l1 = frame[(frame.quantity == "l1") & np.isclose(frame.sigma2, 1e-3)]["value"]
+    assert (l1 < 0.1).all()
+
+
+# --------------------------------------------------------------------------- claim statistics
+
+
+def _curv_rows(eigs, nodes, weights, rho10, bn="none", mode="none", step=50, seed=0):
+    rows = [("eig", -1, i, v) for i, v in enumerate(eigs)]
+    rows += [("node", 0, j, v) for j, v in enumerate(nodes)]
+    rows += [("weight", 0, j, v) for j, v in enumerate(weights)]
+    rows += [("rho", -1, 10, rho10), ("loss", -1, 0, 1.0)]
+    frame = pd.DataFrame(rows, columns=["quantity", "draw", "index", "value"])
+    frame["arch"], frame["bn"], frame["seed"], frame["step"] = "mlp-8", bn, seed, step
+    frame["hessian_mode"], frame["diverged"] = mode, False
+    return frame
+
+
+def test_spectrum_statistics_on_a_known_spectrum():
+    eigs = [50.0, 40, 30, 20, 10, 9, 8.5, 8, 7.5, 7, 5.0, 4.5, 4]  # λ4/λ5 = 2: 4 outliers
+    nodes = np.array([-2.0, -0.1, 0.5, 1.0, 50.0])
+    weights = np.array([0.1, 0.2, 0.3, 0.3, 0.1])
+    st = claims.spectrum_stats(_curv_rows(eigs, nodes, weights, 0.8)).iloc[0]
+    assert st["ratio11"] == pytest.approx(10.0)  # λ1/λ11
+    assert st["outliers"] == 4
+    assert st["rho10"] == pytest.approx(0.8)
+    neg = 0.1 * 2 + 0.2 * 0.1
+    assert st["neg_fraction"] == pytest.approx(neg / (neg + 0.3 * 0.5 + 0.3 + 0.1 * 50))
+    assert st["mass_below"] == pytest.approx(0.1)  # below −0.01·λ1 = −0.5
+    assert st["min_ratio"] == pytest.approx(2.0 / 50)
+
+
+def test_claims_pass_and_fail_on_the_measured_values():
+    big = [20.0] + [2.0] * 12  # λ1/λ11 = 10
+    flat = [2.0] + [1.5] * 12  # λ1/λ11 = 1.33
+    n0 = (np.array([-5.0, 0.0, 10.0]), np.array([0.3, 0.4, 0.3]))
+    n1 = (np.array([-0.01, 0.0, 10.0]), np.array([0.1, 0.6, 0.3]))
+    curv = pd.concat(
+        [
+            _curv_rows(big, *n0, 0.9, step=0),
+            _curv_rows(big, *n1, 0.9, step=50),
+            _curv_rows(flat, *n1, 0.2, bn="batch", mode="batch", step=50),
+            _curv_rows(big, *n1, 0.5, bn="batch", mode="frozen", step=50),
+            _curv_rows(flat, *n1, 0.2, bn="population", mode="frozen", step=50),  # fails
+        ]
+    )
+    result = {
+        c.claim_id.split("[")[0]: c for c in claims.evaluate({"ghorbani2019.curvature": curv}, "ci")
+    }
+    assert result["outliers_nobn"].passed and result["outliers_nobn"].measured == 10
+    assert result["rho_nobn"].passed
+    assert result["bn_suppresses_ratio"].passed  # MLP: asserted
+    assert result["bn_mode"].passed and result["bn_mode"].measured == pytest.approx(7.5)
+    assert not result["population_outliers"].passed
+    assert result["neg_fraction"].passed and result["neg_mass"].passed
+    assert math.isnan(result["slq_ritz"].measured)  # no validation table: not measured
