@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -60,6 +61,29 @@ def write_manifest(
     write_text_atomic(Path(outdir) / MANIFEST, json.dumps(payload, indent=2, ensure_ascii=False))
     for fig in figures:
         write_text_atomic(Path(outdir) / f"{fig.id}.rst", rst_caption(fig.title, fig.caption))
+
+
+#: A figure builder: () → (figure, caption), or None when its data were not produced.
+Builder = Callable[[], tuple[plt.Figure, str] | None]
+
+
+def render_figures(
+    outdir: str | os.PathLike[str],
+    paper: str,
+    title: str,
+    builders: Sequence[tuple[str, str, Builder]],
+) -> list[FigureRecord]:
+    """Build, save (PNG + PDF) and list every figure of a paper; skipped builders leave none."""
+    records = []
+    for fig_id, fig_title, build in builders:
+        made = build()
+        if made is None:
+            continue
+        fig, caption = made
+        png, pdf = save_figure(fig, outdir, fig_id)
+        records.append(FigureRecord(fig_id, fig_title, caption, png, pdf))
+    write_manifest(outdir, paper, title, records)
+    return records
 
 
 def rst_caption(title: str, caption: str) -> str:

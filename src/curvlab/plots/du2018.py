@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 
 from curvlab.claims.du2018 import measured_rate, wide
-from curvlab.plots.common import FigureRecord, save_figure, setup_style, write_manifest
+from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory.du import rank1_linear_rate
 
 TITLE = (
@@ -457,13 +457,4 @@ def make_figures(
         ),
         ("rank1_rate", "Rank-1 factorization: linear rate", lambda: fig_rank1(mf, scale)),
     ]
-    records = []
-    for fig_id, title, build in builders:
-        made = build()
-        if made is None:
-            continue
-        fig, caption = made
-        png, pdf = save_figure(fig, outdir, fig_id)
-        records.append(FigureRecord(fig_id, title, caption, png, pdf))
-    write_manifest(outdir, "du2018", TITLE, records)
-    return records
+    return render_figures(outdir, "du2018", TITLE, builders)

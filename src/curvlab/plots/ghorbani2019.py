@@ -17,7 +17,7 @@ import pandas as pd
 
 from curvlab.claims.ghorbani2019 import PRIMARY, spectrum_stats
 from curvlab.curvature.slq import density_grid, kernel_variance, smoothed_density
-from curvlab.plots.common import FigureRecord, save_figure, setup_style, write_manifest
+from curvlab.plots.common import FigureRecord, render_figures, setup_style
 
 TITLE = "Ghorbani, Krishnan & Xiao (ICML 2019): Hessian eigenvalue density"
 SIGMA2 = 1e-5
@@ -360,13 +360,4 @@ def make_figures(
         ),
         ("fig5_loss", "Training loss", lambda: fig_loss(train, setting)),
     ]
-    records = []
-    for fig_id, title, build in builders:
-        made = build()
-        if made is None:
-            continue
-        fig, caption = made
-        png, pdf = save_figure(fig, outdir, fig_id)
-        records.append(FigureRecord(fig_id, title, caption, png, pdf))
-    write_manifest(outdir, "ghorbani2019", TITLE, records)
-    return records
+    return render_figures(outdir, "ghorbani2019", TITLE, builders)

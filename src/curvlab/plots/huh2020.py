@@ -22,7 +22,7 @@ from curvlab.claims.huh2020 import (
     clip_off_time,
     time_to_threshold,
 )
-from curvlab.plots.common import FigureRecord, save_figure, setup_style, write_manifest
+from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory import huh
 
 TITLE = "Huh (ICML 2020): curvature-corrected learning dynamics in deep linear networks"
@@ -569,13 +569,4 @@ def make_figures(
             lambda: fig_alpha_sweep(runs, scale),
         ),
     ]
-    records = []
-    for fig_id, title, build in builders:
-        made = build()
-        if made is None:
-            continue
-        fig, caption = made
-        png, pdf = save_figure(fig, outdir, fig_id)
-        records.append(FigureRecord(fig_id, title, caption, png, pdf))
-    write_manifest(outdir, "huh2020", TITLE, records)
-    return records
+    return render_figures(outdir, "huh2020", TITLE, builders)
