@@ -10,23 +10,24 @@ Every row is measured in a fresh subprocess (so peak memory is per row and no li
 or allocator state leak into another's); ``--smoke`` instead runs one process per library,
 because importing torch costs ~3 s a process. Three parts:
 
-(a) one full-batch gradient vs one Hessian-vector product: curvlab (``jvp``, ``linearize``,
-    ``double_backward``; float32, and float64 for ``jvp``; one vector and 10 vectors vmapped),
-    curvlinops ``HessianLinearOperator`` (one vector, a 10-column matrix) and PyHessian
-    (single-batch mode with the graph kept, dataloader mode). The gradient (plain
+(a) one full-batch gradient vs one Hessian-vector product: curvlab (``jvp`` and
+    ``double_backward``, each uncached and cached, i.e. the per-batch map built once and reused;
+    vmap or a loop over vectors; its automatic defaults in float32 and float64; one vector and
+    10 vectors), curvlinops ``HessianLinearOperator`` (one vector, a 10-column matrix) and
+    PyHessian (single-batch mode with the graph kept, dataloader mode). The gradient (plain
     ``torch.autograd.grad``) is timed in the same process, interleaved with the product, so the
     ratio is a side-by-side measurement (timing on a shared 2-core machine is noisy, ~1.5x
     between identical runs). Times are the minimum over ``--repeats`` calls after one warm-up
     call (fewer once a product has used ``--budget`` seconds).
 (b) an SLQ density (``--steps`` Lanczos steps x ``--draws`` start vectors): curvlab ``slq``
-    (``jvp`` with linearize off and on; ``double_backward`` with a second seed, which is also
-    the sampling-noise floor of the distances), PyHessian ``density`` and curvlinops
+    (defaults; uncached jvp; float32 Lanczos basis; defaults with a second seed, the
+    sampling-noise floor of the distances), PyHessian ``density`` and curvlinops
     ``lanczos_approximate_spectrum``; whole-process wall time, and L1 distances between
     smoothed densities under two kernels (Ghorbani's and curvlinops').
 (c) Hutchinson Tr(H) with ``--probes`` Rademacher probes: curvlab ``hutchinson_trace``,
-    PyHessian ``trace(maxIter=probes, tol=0)`` and curvlinops ``hutchinson_trace`` (called on
-    chunks of 32 probes: one call on 100 would need ~27 GB for the CNN); estimate and
-    standard error.
+    PyHessian ``trace(maxIter=probes, tol=-inf)`` (``tol=0`` still stops early whenever the
+    running mean is negative) and curvlinops ``hutchinson_trace`` (called on chunks of 32
+    probes: one call on 100 would need ~27 GB for the CNN); estimate and standard error.
 
 PyPI's ``pyhessian`` 0.1 calls ``torch.eig``, which current torch no longer has; the PyHessian
 SLQ code path (and only it) installs a shim that answers ``torch.eig(T, eigenvectors=True)``
@@ -91,6 +92,7 @@ class Task:
     batches: int  # the data split into this many equal batches
     library: str  # "torch" | "curvlab" | "curvlinops" | "pyhessian"
     variant: str = ""
+    options: dict[str, Any] = field(default_factory=dict)  # curvlab keyword arguments
     k: int = 1  # vectors per product (part a)
     dtype: str = "float32"
     seed: int = 0
@@ -270,6 +272,28 @@ def flat_of(tensors: Any) -> Any:
 # =========================================================================== part (a): products
 
 
+CURVLAB_OPERATOR_KEYS = ("method", "cache", "vectorize", "max_vectors")
+
+
+def curvlab_operator(task: Task, model: Any, loss_fn: Any, batches: list) -> Any:
+    """curvlab's HessianOperator with the task's dtype and options (defaults where absent)."""
+    import torch
+
+    from curvlab.curvature import HessianOperator
+
+    kwargs = {k: v for k, v in task.options.items() if k in CURVLAB_OPERATOR_KEYS}
+    return HessianOperator(model, loss_fn, batches, dtype=getattr(torch, task.dtype), **kwargs)
+
+
+def curvlab_choices(op: Any) -> dict[str, Any]:
+    """What curvlab's "auto" rules settled on (after at least one product)."""
+    return {
+        "method_used": op.method_used,
+        "cache_used": op.cache,
+        "vectorize_used": op.vectorize,
+    }
+
+
 def product_for(task: Task, model: Any, batches: list, settings: Settings) -> tuple:
     """(apply(V) for the task's variant, dim): apply takes a (P, k) float64 CPU matrix."""
     import torch
@@ -279,17 +303,14 @@ def product_for(task: Task, model: Any, batches: list, settings: Settings) -> tu
     loss_fn = torch.nn.CrossEntropyLoss()
     dev = settings.device
     if task.library == "curvlab":
-        from curvlab.curvature import HessianOperator
+        op = curvlab_operator(task, model, loss_fn, batches)
 
-        op = HessianOperator(
-            model,
-            loss_fn,
-            batches,
-            dtype=getattr(torch, task.dtype),
-            method="double_backward" if task.variant == "double_backward" else "jvp",
-            linearize=task.variant == "linearize",
-        )
-        return (lambda v: (op @ v.to(dev)).cpu()), dim
+        def apply(v: Any) -> Any:
+            out = (op @ v.to(dev)).cpu()
+            apply.choices = curvlab_choices(op)  # type: ignore[attr-defined]
+            return out
+
+        return apply, dim
     if task.library == "curvlinops":
         from curvlinops import HessianLinearOperator
 
@@ -337,7 +358,7 @@ def run_hvp(task: Task, settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {"setup_s": 0.0}
     if task.library == "torch":
         gradient()
-        grads = [timed(gradient, settings.device) for _ in range(settings.repeats)]
+        grads = [timed(gradient, settings.device) for _ in range(3 * settings.repeats)]
         return {**out, "grad_s": grads, "product_s": [], "first_call_s": None}
     start = time.perf_counter()
     apply, dim = product_for(task, model, batches, settings)
@@ -347,10 +368,12 @@ def run_hvp(task: Task, settings: Settings) -> dict[str, Any]:
     gradient()
     grads, products = [], []
     for _ in range(settings.repeats):
-        grads.append(timed(gradient, settings.device))
+        # three gradients per product: the CNN's gradient time varies ~2x from call to call
+        grads += [timed(gradient, settings.device) for _ in range(3)]
         products.append(timed(lambda: apply(vectors), settings.device))
         if len(products) >= 2 and sum(products) > settings.budget_s:
             break  # slow products (the CNN's 10-vector ones): fewer repeats
+    out.update(getattr(apply, "choices", {}))
     u, v = probe_vectors(dim, 1, 101), probe_vectors(dim, 1, 102)
     out["uHv"] = float((u[:, 0] * apply(v)[:, 0]).sum())
     out.update(grad_s=grads, product_s=products, dim=dim)
@@ -419,16 +442,9 @@ def run_slq(task: Task, settings: Settings) -> dict[str, Any]:
 def slq_curvlab(task: Task, model: Any, loss_fn: Any, batches: list, settings: Settings) -> dict:
     import torch
 
-    from curvlab.curvature import HessianOperator, slq
+    from curvlab.curvature import slq
 
-    op = HessianOperator(
-        model,
-        loss_fn,
-        batches,
-        dtype=getattr(torch, task.dtype),
-        method="double_backward" if task.variant == "double_backward" else "jvp",
-        linearize=task.variant == "linearize",
-    )
+    op = curvlab_operator(task, model, loss_fn, batches)
     counts = {"calls": 0, "columns": 0}
     matmat = op.matmat
 
@@ -438,11 +454,13 @@ def slq_curvlab(task: Task, model: Any, loss_fn: Any, batches: list, settings: S
         return matmat(vectors)
 
     op.matmat = counted  # type: ignore[method-assign]
-    q = slq(op, settings.steps, settings.draws, seed=task.seed)
+    basis = getattr(torch, task.options.get("basis_dtype", "float64"))
+    q = slq(op, settings.steps, settings.draws, seed=task.seed, basis_dtype=basis)
     return {
         "nodes": [n.tolist() for n in q.nodes],
         "weights": [w.tolist() for w in q.weights],
         "products": counts,
+        **curvlab_choices(op),
     }
 
 
@@ -518,13 +536,11 @@ def slq_curvlinops(task: Task, model: Any, loss_fn: Any, batches: list, settings
 
 
 def trace_curvlab(task: Task, model: Any, loss_fn: Any, batches: list, s: Settings) -> tuple:
-    import torch
+    from curvlab.curvature import hutchinson_trace
 
-    from curvlab.curvature import HessianOperator, hutchinson_trace
-
-    op = HessianOperator(model, loss_fn, batches, dtype=torch.float32, method="jvp")
+    op = curvlab_operator(task, model, loss_fn, batches)
     est = hutchinson_trace(op, s.probes, seed=task.seed)
-    return est.estimate, est.stderr
+    return est.estimate, est.stderr, s.probes
 
 
 def trace_pyhessian(task: Task, model: Any, loss_fn: Any, batches: list, s: Settings) -> tuple:
@@ -539,9 +555,10 @@ def trace_pyhessian(task: Task, model: Any, loss_fn: Any, batches: list, s: Sett
             h = pyhessian.hessian(model, loss_fn, data=batches[0], cuda=cuda)
         else:
             h = pyhessian.hessian(model, loss_fn, dataloader=batches, cuda=cuda)
-        # tol=0: the relative-change stopping rule never fires, so exactly maxIter probes
-        samples = torch.tensor(h.trace(maxIter=s.probes, tol=0.0), dtype=torch.float64)
-    return float(samples.mean()), float(samples.std()) / math.sqrt(len(samples))
+        # Its stopping rule |mean - previous| / (previous + 1e-6) < tol also fires whenever
+        # the running mean is negative, even with tol=0; tol=-inf never fires: maxIter probes.
+        samples = torch.tensor(h.trace(maxIter=s.probes, tol=-math.inf), dtype=torch.float64)
+    return float(samples.mean()), float(samples.std()) / math.sqrt(len(samples)), len(samples)
 
 
 def trace_curvlinops(task: Task, model: Any, loss_fn: Any, batches: list, s: Settings) -> tuple:
@@ -567,7 +584,7 @@ def trace_curvlinops(task: Task, model: Any, loss_fn: Any, batches: list, s: Set
     samples = torch.cat([(x.double() * ax.double()).sum(0).cpu() for x, ax in cls.records])
     if len(samples) != s.probes:
         raise RuntimeError(f"recorded {len(samples)} probes, expected {s.probes}")
-    return total / s.probes, float(samples.std()) / math.sqrt(len(samples))
+    return total / s.probes, float(samples.std()) / math.sqrt(len(samples)), len(samples)
 
 
 def run_trace(task: Task, settings: Settings) -> dict[str, Any]:
@@ -580,12 +597,12 @@ def run_trace(task: Task, settings: Settings) -> dict[str, Any]:
         task.library, trace_curvlinops
     )
     start = time.perf_counter()
-    mean, stderr = runner(task, model, loss_fn, batches, settings)
+    mean, stderr, probes = runner(task, model, loss_fn, batches, settings)
     return {
         "compute_s": time.perf_counter() - start,
         "estimate": mean,
         "stderr": stderr,
-        "probes": settings.probes,
+        "probes": probes,  # the number actually used
     }
 
 
@@ -631,45 +648,70 @@ def run_worker(spec: str, result_path: str) -> None:
 # =========================================================================== orchestration
 
 
+def curvlab_variants(k: int) -> list[tuple[str, dict[str, Any], int, str]]:
+    """(label, options, vectors, dtype) of part (a)'s curvlab rows.
+
+    ``cached``: the per-batch map is built once (``torch.func.linearize`` for jvp, the retained
+    gradient graph for double backward, as in PyHessian's single-batch mode) and reused.
+    ``loop``: the k vectors go through one at a time instead of together (``vmap``). ``auto``:
+    curvlab's defaults, i.e. what a user gets (cache if it fits in memory, vmap-or-loop by
+    timing both on the first block).
+    """
+    plain = {"cache": False, "vectorize": True}
+    cached = {"cache": True, "vectorize": True}
+    rows = []
+    for kk in (1, k):
+        rows += [
+            ("curvlab jvp", {"method": "jvp", **plain}, kk, "float32"),
+            ("curvlab jvp cached", {"method": "jvp", **cached}, kk, "float32"),
+        ]
+        if kk > 1:
+            loop = {"method": "jvp", "cache": True, "vectorize": False}
+            rows.append(("curvlab jvp cached loop", loop, kk, "float32"))
+        rows += [
+            ("curvlab double_backward", {"method": "double_backward", **plain}, kk, "float32"),
+            (
+                "curvlab double_backward cached",
+                {"method": "double_backward", **cached},
+                kk,
+                "float32",
+            ),
+            ("curvlab auto", {}, kk, "float32"),
+            ("curvlab auto float64", {}, kk, "float64"),
+        ]
+    return rows
+
+
 def hvp_tasks(model: str, batches: int, s: Settings) -> list[Task]:
     k = s.vectors
-    rows = [
-        ("torch", "gradient", 1, "float32"),
-        ("curvlab", "jvp", 1, "float32"),
-        ("curvlab", "jvp", k, "float32"),
-        ("curvlab", "linearize", 1, "float32"),
-        ("curvlab", "linearize", k, "float32"),
-        ("curvlab", "double_backward", 1, "float32"),
-        ("curvlab", "double_backward", k, "float32"),
-        ("curvlab", "jvp", 1, "float64"),
-        ("curvlab", "jvp", k, "float64"),
-        ("curvlinops", "jvp", 1, "float32"),
-        ("curvlinops", "jvp", k, "float32"),
-        ("pyhessian", "single", 1, "float32"),
-        ("pyhessian", "dataloader", 1, "float32"),
-    ]
-    tasks = []
-    for library, variant, kk, dtype in rows:
-        if library == "pyhessian" and variant == "single" and batches != 1:
-            continue
-        label = f"{library} {variant}" + ("" if dtype == "float32" else f" {dtype}")
-        tasks.append(Task("hvp", model, batches, library, variant, kk, dtype, label=label))
+    tasks = [Task("hvp", model, batches, "torch", "gradient", label="torch gradient")]
+    for label, options, kk, dtype in curvlab_variants(k):
+        tasks.append(Task("hvp", model, batches, "curvlab", "", options, kk, dtype, label=label))
+    for kk in (1, k):
+        tasks.append(Task("hvp", model, batches, "curvlinops", "jvp", k=kk, label="curvlinops"))
+    if batches == 1:
+        tasks.append(Task("hvp", model, batches, "pyhessian", "single", label="pyhessian single"))
+    tasks.append(
+        Task("hvp", model, batches, "pyhessian", "dataloader", label="pyhessian dataloader")
+    )
     return tasks
 
 
 def slq_tasks(model: str, batches: int) -> list[Task]:
+    """The reference is curvlab with its defaults (label "curvlab slq"), seed 0."""
+    uncached = {"method": "jvp", "cache": False, "vectorize": True}
     return [
-        Task("slq", model, batches, "curvlab", "jvp", label="curvlab slq"),
-        Task("slq", model, batches, "curvlab", "linearize", label="curvlab slq linearize"),
+        Task("slq", model, batches, "curvlab", label="curvlab slq"),
+        Task("slq", model, batches, "curvlab", options=uncached, label="curvlab slq uncached"),
         Task(
             "slq",
             model,
             batches,
             "curvlab",
-            "double_backward",
-            seed=1,
-            label="curvlab slq double_backward seed 1",
+            options={"basis_dtype": "float32"},
+            label="curvlab slq float32 basis",
         ),
+        Task("slq", model, batches, "curvlab", seed=1, label="curvlab slq seed 1"),
         Task("slq", model, batches, "pyhessian", "density", label="pyhessian density"),
         Task("slq", model, batches, "curvlinops", "lanczos", label="curvlinops lanczos"),
     ]
@@ -762,15 +804,16 @@ def run_group(tasks: list[Task], settings: Settings, timeout: float) -> list[dic
 
 def run_quietly(tasks: list[Task], settings: Settings, args: argparse.Namespace) -> list[dict]:
     """Wait for a quiet machine, run; rerun once if other processes got busy meanwhile."""
+    if args.quiet_wait <= 0:
+        return run_group(tasks, settings, args.timeout)
     best: list[dict] = []
-    for _attempt in range(2 if args.quiet_wait > 0 else 1):
-        if args.quiet_wait > 0:
-            wait_for_quiet(args.quiet_wait)
+    for attempt in range(2):
+        wait_for_quiet(args.quiet_wait)
         results = run_group(tasks, settings, args.timeout)
         noise = max(r.get("others_cores", 0.0) for r in results)
         if not best or noise < max(r.get("others_cores", 0.0) for r in best):
             best = results
-        if noise < 0.25:
+        if noise < 0.25 or attempt == 1:
             break
         print(f"    other processes used {noise:.2f} cores meanwhile: measuring again", flush=True)
     return best
@@ -836,7 +879,7 @@ def density_on(run: dict, grid: Any, variance: float) -> Any:
 
 
 def slq_distances(rows: list[dict]) -> None:
-    """Fill ``l1_ghorbani`` and ``l1_curvlinops_kernel`` (vs curvlab, linearize off, seed 0)."""
+    """Fill ``l1_ghorbani`` and ``l1_curvlinops_kernel`` (vs curvlab's defaults, seed 0)."""
     by_label = {r["label"]: r for r in rows if "error" not in r}
     ref = by_label.get("curvlab slq")
     cl = by_label.get("curvlinops lanczos")
@@ -876,7 +919,7 @@ def hvp_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        head = f"| {r['model']} | {r['batches']}×{r['batch_size']} | {r['label']} | {r['k']}"
+        head = f"| {r['model']} | {r['batches']}×{r['batch_size']} | {label_of(r)} | {r['k']}"
         if "error" in r:
             lines.append(f"{head} | failed: {r['error'][:120]} ||||||")
             continue
@@ -894,6 +937,18 @@ def hvp_table(rows: list[dict]) -> str:
             f"{'n/a' if rel is None else f'{rel:.1e}'} | {others(r)} |"
         )
     return "\n".join(lines)
+
+
+def label_of(row: dict) -> str:
+    """The row's label; for curvlab's automatic choices, what they settled on."""
+    label = row["label"]
+    automatic = row.get("library") == "curvlab" and not row.get("options", {}).get("method")
+    if not automatic or "cache_used" not in row:
+        return label
+    parts = [row["method_used"], "cached" if row["cache_used"] else "uncached"]
+    if row.get("k", 1) > 1 or row.get("part") == "slq":
+        parts.append("loop" if row["vectorize_used"] is False else "vmap")
+    return f"{label} [{', '.join(parts)}]"
 
 
 def others(row: dict) -> str:
@@ -915,7 +970,7 @@ def slq_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        head = f"| {r['model']} | {r['label']}"
+        head = f"| {r['model']} | {label_of(r)}"
         if "error" in r:
             lines.append(f"{head} | failed: {r['error'][:120]} |||||||")
             continue
@@ -951,7 +1006,7 @@ def trace_table(rows: list[dict]) -> str:
 
 
 def add_consistency(rows: list[dict]) -> None:
-    """Relative deviation of each row's uᵀHv from curvlab float64 jvp on the same model."""
+    """Relative deviation of each row's uᵀHv from curvlab's float64 product (same model)."""
     refs = {
         r["model"]: r["uHv"]
         for r in rows
