@@ -50,7 +50,7 @@ lint: install
 	$(BIN)/pre-commit run --all-files
 
 unit: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
 workflow-checks: install
 	$(SNAKEMAKE) --lint
