@@ -9,6 +9,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -329,3 +330,124 @@ def test_kesten_alpha_closed_form():
     assert mori.kesten_alpha(a) == pytest.approx(1.0, rel=1e-9)
     assert mori.kesten_alpha(np.full(10, 0.5)) == math.inf  # finite variance: no tail
     assert mori.phi_kesten(1.0) == 1.0
+
+
+# --------------------------------------------------------------------------- h*, n, exact t_p
+
+
+def test_h_star_and_n_from_the_curvature_cores_hessian():
+    """h* and n of the regression problem against the curvature core's HessianOperator of the
+    same linear model (θᵀx, ℓ = ½(θᵀx − y)²) at θ*, densified."""
+    from curvlab.curvature import HessianOperator
+
+    dim = 3
+    prob = ex.regression_problem(500, dim, 4)
+    model = torch.nn.Linear(dim, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.as_tensor(prob.theta_star)[None])
+    x = torch.as_tensor(prob.x)
+    y = torch.as_tensor(prob.x @ prob.theta_star - prob.r)[:, None]
+    op = HessianOperator(model, ex.half_mse, [(x[:200], y[:200]), (x[200:], y[200:])])
+    dense = op.to_dense().numpy()
+    np.testing.assert_allclose(dense, prob.hessian, rtol=1e-10, atol=1e-12)
+    eig = np.linalg.eigvalsh(dense)
+    assert prob.h_star == pytest.approx(eig.mean(), rel=1e-10)
+    assert prob.n_outliers == int(np.sum(eig > ex.OUTLIER_RTOL * eig.max())) == dim
+    # A rank-deficient H (a duplicated input column) has one outlier fewer than d.
+    degenerate = ex.Regression(
+        x=prob.x, r=prob.r, hessian=np.diag([1.0, 1.0, 0.0]), hessian_sqrt=np.eye(3),
+        theta_star=prob.theta_star, loss_min=prob.loss_min,
+    )  # fmt: skip
+    assert degenerate.n_outliers == 2
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_exact_first_passage_time_tends_to_the_eq17_exponent(n):
+    cs = np.array([200.0, 400.0])
+    t = mori.mean_first_passage_isotropic(cs, n, 1, 0.1, 1.0)
+    local = math.log(t[1] / t[0]) / math.log(2)
+    assert local == pytest.approx(mori.escape_exponent(1, 0.1, 1.0, n), abs=0.02)
+    # ... while at reachable c the level set bends it below the asymptote, more for larger n.
+    low = mori.mean_first_passage_isotropic(np.array([2.0, 4.0]), n, 1, 0.1, 1.0)
+    assert math.log(low[1] / low[0]) / math.log(2) < mori.escape_exponent(1, 0.1, 1.0, n)
+
+
+def test_exact_first_passage_time_against_a_simulated_sde():
+    """Euler–Maruyama of dθ = −hθ dt + √(2ηhL/B) dW (d = 2, small dt) vs the quadrature."""
+    rng = np.random.default_rng(8)
+    eta, batch, h, c, dt, chains = 0.5, 1, 1.0, 1.5, 4e-4, 3000
+    u = np.zeros((chains, 2))
+    hit = np.full(chains, np.nan)
+    for k in range(1, 200_000):
+        loss = 1.0 + 0.5 * h * np.sum(u * u, axis=1)
+        u += -h * u * dt + np.sqrt(2 * eta * h * loss / batch * dt)[:, None] * rng.standard_normal(
+            u.shape
+        )
+        new = np.isnan(hit) & (1.0 + 0.5 * h * np.sum(u * u, axis=1) > c)
+        hit[new] = k * dt
+        if not np.isnan(hit).any():
+            break
+    assert not np.isnan(hit).any()
+    expected = mori.mean_first_passage_isotropic(c, 2, batch, eta, h)
+    # 1/√3000 ≈ 2% statistical error; checking only at grid points adds a few % (upwards).
+    assert np.mean(hit) == pytest.approx(expected, rel=0.08)
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _noise_table(loss: np.ndarray, noise: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for epoch, (l_val, n_val) in enumerate(zip(loss, noise, strict=True)):
+        rows += [(epoch, "loss", l_val), (epoch, "noise_strength", n_val)]
+    frame = pd.DataFrame(rows, columns=["epoch", "quantity", "value"])
+    frame.insert(0, "net", "cnn")
+    frame.insert(1, "dataset", "mnist")
+    frame.insert(2, "seed", 0)
+    frame["diverged"] = False
+    return frame
+
+
+def test_noise_slope_claim_measures_slope_and_refuses_a_plateau():
+    from curvlab.claims import mori2022 as cl
+
+    rng = np.random.default_rng(0)
+    epochs = np.arange(21)
+    loss = 0.5 * np.exp(-0.1 * epochs)
+    early = 1 + 2 * np.exp(-epochs)  # 𝒩/L changes early on, constant late
+    noise = 3 * loss * early * np.exp(0.01 * rng.standard_normal(21))
+    (claim,) = cl.noise_claims(_noise_table(loss, noise))
+    assert claim.passed and claim.measured == pytest.approx(1.0, abs=0.05)
+    (claim,) = cl.noise_claims(_noise_table(loss, 3 * loss**2))
+    assert not claim.passed and claim.measured == pytest.approx(2.0, abs=1e-6)
+    # A loss that barely moves (constant-prediction plateau): the slope is not measurable.
+    flat = 0.45 * (1 + 1e-3 * np.exp(-0.2 * epochs))
+    (claim,) = cl.noise_claims(
+        _noise_table(flat, 3 * flat * np.exp(0.03 * rng.standard_normal(21)))
+    )
+    assert not claim.passed and math.isnan(claim.measured) and "not measured" in claim.description
+
+
+def test_epoch_batches_walk_through_permutations():
+    n, chains, batch = 23, 3, 5  # 4 batches per epoch, 3 samples dropped each epoch
+    stream = ex.EpochBatches(np.random.default_rng(0), n, chains, batch)
+    idx = np.concatenate([stream.take(3), stream.take(9)])  # (12 steps, chains, B): 3 epochs
+    assert idx.shape == (12, chains, batch)
+    for chain in range(chains):
+        for epoch in range(3):
+            seen = idx[4 * epoch : 4 * epoch + 4, chain].reshape(-1)
+            assert len(set(seen.tolist())) == 20 and seen.min() >= 0 and seen.max() < n
+    assert not np.array_equal(idx[:4, 0], idx[:4, 1])  # chains draw their own permutations
+    assert not np.array_equal(idx[:4, 0], idx[4:8, 0])  # a new permutation every epoch
+    # The sampler feeds stationary_samples exactly as a hand-written loop over the same batches.
+    prob = ex.regression_problem(n, 1, 0)
+    x = prob.x[:, 0]
+    fast = ex.stationary_samples(
+        x * x, x * prob.r, 0.2, batch, chains, 3, 4, np.random.default_rng(0), sampling="reshuffle"
+    )
+    u = np.zeros(chains)
+    for step in range(12):
+        xb, rb = x[idx[step]], prob.r[idx[step]]
+        u = u - 0.2 * np.mean(xb * (xb * u[:, None] + rb), axis=1)
+        if step % 4 == 3:
+            np.testing.assert_allclose(fast[step // 4], u, rtol=1e-10, atol=1e-14)

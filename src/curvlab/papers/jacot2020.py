@@ -41,7 +41,10 @@ JACOT2020_KERNELS = TableSchema(
 JACOT2020_INIT = TableSchema(
     name="jacot2020.init",
     description=(
-        "Initializations without training, per seed (papers.md §2.7). Scalars (row = col = 0): "
+        "Initializations without training, per seed (papers.md §2.7). Checks on small networks "
+        "(first job of each nonlinearity): check_* (exact estimators vs explicit Hessians, "
+        "relative errors) and zcheck_* (Hutchinson estimates vs the explicit Hessian at width 16, "
+        "in standard errors). Scalars (row = col = 0): "
         "relf_theta, relf_sigma_rb, relf_phi_rb (‖K̂ − K‖_F/‖K‖_F against the quadrature kernel, "
         "Θ̂ = JJᵀ averaged over output blocks, Σ̂ and Φ̂ Rao-Blackwellized over the last layer), "
         "tr_theta (Tr Θ̂/N), tr_phi_rb (n_L Tr Φ̂/N), tr_sigma_rb, tr_s_exact (Tr S = ∇C·G), "
@@ -112,8 +115,11 @@ JACOT2020_SURFACE = TableSchema(
     description=(
         "Figure 3: L = 4 network on data uniform on the unit disk. loss: C(θ* + a v_p + b v_q) on a "
         "grid (v_p, v_q unit eigenvectors of I, by default p = 4 and q = 1); eig_i: top "
-        "eigenvalues of I at θ* (index 1 = largest); gd_loss: loss after the GD phase (index = "
-        "steps); polish_loss: after each Levenberg–Marquardt step; init_loss: at initialization."
+        "eigenvalues of I at θ* (index 1 = largest); init_loss: at initialization; "
+        "lambda_max_init: λ_max(Θ̂₀/N) at initialization; eta: the GD step η = "
+        "eta_scale/λ_max (index 0) and after each halving (index = step); eta_halvings: their "
+        "number; gd_loss: loss along the GD phase (index = steps, log-spaced); polish_loss and "
+        "polish_damping: loss and μ after each Levenberg–Marquardt step; final_loss: at θ*."
     ),
     columns=(
         NONLINEARITY,
@@ -314,9 +320,10 @@ def surface_jobs(config: dict[str, Any]) -> list[Job]:
             "seed": section["seed"],
             "n_samples": section["n_samples"],
             "target": section["target"],
-            "eta": float(section["eta"]),
+            "eta_scale": float(section["eta_scale"]),
             "train_steps": section["train_steps"],
             "polish_steps": section["polish_steps"],
+            "polish_tol": float(section["polish_tol"]),
             "grid_points": section["grid_points"],
             "radius": float(section["radius"]),
             "directions": list(section["directions"]),

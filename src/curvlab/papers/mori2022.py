@@ -42,7 +42,9 @@ MORI2022_NOISE = TableSchema(
         "Fig. 2 (Mori et al. 2022 §5.2): SGD on one-hot targets with ℓ_μ = ½‖f_μ − y_μ‖². "
         "Every epoch (0 = init), over the whole training subset: loss (L = (1/N)Σℓ_μ), "
         "noise_strength (𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖², Eq. 24), fisher_trace ((1/N)Σ‖∇ℓ_μ‖²), "
-        "grad_sq_norm (‖∇L‖²), train_accuracy."
+        "grad_sq_norm (‖∇L‖²), train_accuracy; at the first and last epoch the cross-check on the "
+        "first 2,000 samples: noise_strength_check (per-layer method) and noise_strength_core "
+        "(the curvature core's NoiseCovarianceOperator.noise_strength())."
     ),
     columns=(
         Column("net", "string", "fc (ReLU MLP) or cnn (Keskar-style conv stacks)"),
@@ -62,7 +64,8 @@ MORI2022_STATIONARY = TableSchema(
     name="mori2022.stationary",
     description=(
         "Fig. 3a (Mori et al. 2022 §5.3; papers.md §5.7 protocol): d = 1 linear regression, "
-        "x, y i.i.d. N(0, 1), SGD with a fresh minibatch every step from θ*, θ kept every "
+        "x, y i.i.d. N(0, 1), SGD from θ* with a fresh minibatch every step (sampling = fresh) "
+        "or, for the §5.7 sampling check, epoch reshuffling (sampling = reshuffle), θ kept every "
         "sample_every steps after the burn-in. Per chain (chain ≥ 0): mean_log1p_z "
         "(⟨ln(1 + z)⟩, z = h(θ − θ*)²/(2L*)), n_kept, phi_mle (Student-t MLE of φ in "
         "P ∝ L^{−φ}), phi_se (i.i.d. Fisher error), u_sq_mean (⟨(θ − θ*)²⟩), excess_kurtosis, "
@@ -71,6 +74,7 @@ MORI2022_STATIONARY = TableSchema(
         "E|1 − η⟨x²⟩_B|^α = 1; inf if none)."
     ),
     columns=(
+        Column("sampling", "string", "fresh (a new minibatch every step) or reshuffle (epochs)"),
         Column("eta", "float64", "SGD step size η"),
         Column("batch", "int64", "minibatch size B"),
         Column("n_samples", "int64", "data set size N"),
@@ -90,7 +94,7 @@ MORI2022_FIRST_PASSAGE = TableSchema(
         "dimensions, chains started at θ*. Per (chain, c): crossing_step (first SGD step k with "
         "L > c·L*, time t = ηk; NaN if not within max_steps: censored) and jumped (1 if that "
         "step raised L by more than half of (c − 1)L*). Constants (chain = −1, c = NaN): "
-        "h_star (mean eigenvalue of H), h_min, h_max, loss_min, warmup_steps, steps_simulated "
+        "h_star (mean eigenvalue of H), n_outliers (n: eigenvalues of H above 10⁻⁶ of the largest), h_min, h_max, loss_min, warmup_steps, steps_simulated "
         "(all chains; the run stops early once every chain crossed the largest c), max_kick_c "
         "(max_μ L(θ* − ηr_μx_μ)/L*)."
     ),
@@ -120,7 +124,9 @@ NOISE_RUN = (
     RESULTS + "/mori2022/noise/{net}/{dataset}/n~{n}/eta~{eta}/epochs~{epochs}/seed~{seed}.parquet"
 )
 STATIONARY_RUN = (
-    RESULTS + "/mori2022/stationary/eta~{eta}/B~{batch}/iters~{iterations}/seed~{seed}.parquet"
+    RESULTS
+    + "/mori2022/stationary/{sampling}/eta~{eta}/B~{batch}/iters~{iterations}"
+    + "/seed~{seed}.parquet"
 )
 FIRST_PASSAGE_RUN = (
     RESULTS
@@ -136,6 +142,7 @@ TABLES = {
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 NETS = ("fc", "cnn")
 DYNAMICS = ("sgd", "control")
+SAMPLINGS = ("fresh", "reshuffle")
 
 
 def _on(section: dict[str, Any]) -> bool:
@@ -209,24 +216,32 @@ def stationary_jobs(config: dict[str, Any]) -> list[Job]:
     st = config["mori2022"]["stationary"]
     if not _on(st):
         return []
+    runs = [("fresh", eta, batch) for eta in st["etas"] for batch in st["batches"]]
+    resh = st["reshuffle"]
+    if _on(resh):
+        runs += [("reshuffle", resh["eta"], batch) for batch in resh["batches"]]
     jobs = []
-    for eta in st["etas"]:
-        for batch in st["batches"]:
-            for seed in st["seeds"]:
-                spec = {
-                    "eta": float(eta),
-                    "batch": batch,
-                    "n_samples": st["n_samples"],
-                    "iterations": st["iterations"],
-                    "sample_every": st["sample_every"],
-                    "burn_in": st["burn_in"],
-                    "chains": st["chains"],
-                    "seed": seed,
-                }
-                path = STATIONARY_RUN.format(
-                    eta=num(eta), batch=batch, iterations=st["iterations"], seed=seed
-                )
-                jobs.append(Job("mori2022-stationary", path, spec))
+    for sampling, eta, batch in runs:
+        for seed in st["seeds"]:
+            spec = {
+                "sampling": sampling,
+                "eta": float(eta),
+                "batch": batch,
+                "n_samples": st["n_samples"],
+                "iterations": st["iterations"],
+                "sample_every": st["sample_every"],
+                "burn_in": st["burn_in"],
+                "chains": st["chains"],
+                "seed": seed,
+            }
+            path = STATIONARY_RUN.format(
+                sampling=sampling,
+                eta=num(eta),
+                batch=batch,
+                iterations=st["iterations"],
+                seed=seed,
+            )
+            jobs.append(Job("mori2022-stationary", path, spec))
     return jobs
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from curvlab.claims.jacot2020 import LABEL, Trials, kernel_sets, theory_curves
-from curvlab.plots.common import FigureRecord, save_figure, setup_style, write_manifest
+from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory import jacot as theory
 
 TITLE = "Jacot, Gabriel & Hongler (ICLR 2020): the asymptotic spectrum of the Hessian"
@@ -70,67 +70,98 @@ def _time_axis(ax, eta: float, t_max: float) -> None:
     ticks = [0.0] + [10.0**j for j in range(first, last + 1)]
     ax.set_xticks(ticks)
     ax.set_xticklabels(["0"] + [f"$10^{{{j}}}$" for j in range(first, last + 1)])
-    ax.set_xlabel("training time t = ηk (linear below one step, then log)")
+    ax.set_xlabel("training time t = η·s after s GD steps (linear below one step, log above)")
+
+
+SUPERSCRIPT = {1: "¹", 2: "²", 3: "³", 4: "⁴"}
+
+
+def _has_theory(kernels: dict, nl: str) -> bool:
+    """Whether Corollary 1 can be drawn: quadrature kernels and the Monte-Carlo Λ."""
+    return nl in kernels and {"theta", "phi", "lambda", "upsilon"} <= set(kernels[nl])
+
+
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _width_ticks(ax, widths) -> None:
+    """Log width axis labelled at the measured widths (plain numbers, no 4×10¹ minor labels)."""
+    widths = sorted({int(w) for w in widths})
+    ax.set_xscale("log")
+    ax.set_xticks(widths)
+    ax.set_xticklabels([str(w) for w in widths])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_xlim(widths[0] / 1.3, widths[-1] * 1.3)
 
 
 # --------------------------------------------------------------------------- Figure 1
 
 
 def fig_moments(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figure, str]:
+    from matplotlib.lines import Line2D
+
     nls = [nl for nl in ("softplus", "normalized_softplus") if nl in trials.nonlinearities()]
-    fig, axes = plt.subplots(1, len(nls), figsize=(6.2 * len(nls), 4.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(nls), figsize=(6.2 * len(nls), 5.0), sharey=True, squeeze=False)
     parts = []
     shown: list[float] = []
+    offsets = {1: 0.94, 2: 0.98, 3: 1.02, 4: 1.06}  # spread the crosses of the four moments
     for ax, nl in zip(axes[0], nls, strict=True):
         width = trials.widths(nl)[-1]
         steps = trials.grid[(nl, width)]
         eta = trials.eta[(nl, width)]
         dense = np.unique(np.r_[0, np.round(np.geomspace(1, steps[-1], 200)).astype(int)])
-        curves = theory_curves(kernels[nl], eta, dense) if nl in kernels else None
+        curves = theory_curves(kernels[nl], eta, dense) if _has_theory(kernels, nl) else None
         n_seeds = 0
         for k in range(1, 5):
             if curves is not None:
-                ax.plot(eta * dense, curves[f"moment_{k}"], color=COLORS[k], lw=2, label=f"k = {k}")
-                ax.plot(
-                    eta * dense, curves[f"tr_i_{k}"], color=COLORS[k], lw=0.8, ls=":", alpha=0.8
-                )
+                ax.plot(eta * dense, curves[f"moment_{k}"], color=COLORS[k], lw=2)
+                ax.plot(eta * dense, curves[f"tr_i_{k}"], color=COLORS[k], lw=1, ls=":")
+                shown += [float(curves[f"moment_{k}"].min()), float(curves[f"moment_{k}"].max())]
             mean, se = trials.mean_se(nl, width, "moment", k)
             n_seeds = trials.array(nl, width, "moment", k).shape[0]
             shown += [float(np.nanmin(mean)), float(np.nanmax(mean))]
-            if curves is not None:
-                shown += [float(curves[f"moment_{k}"].min()), float(curves[f"moment_{k}"].max())]
+            # Log-spaced steps: a relative shift; t = 0 (linear part): at most 0.15 step.
+            t = np.where(steps > 0, eta * steps * offsets[k], eta * 2.5 * (offsets[k] - 1.0))
             ax.errorbar(
-                eta * steps,
+                t,
                 mean,
                 yerr=2 * se,
                 fmt="x",
-                color="k",
-                ms=7,
-                mew=1.5,
+                color=COLORS[k],
+                ms=8,
+                mew=1.8,
+                elinewidth=1.0,
                 capsize=2,
-                label="empirical mean ± 2 se" if k == 1 else None,
             )
         ax.set_yscale("log")
         _time_axis(ax, eta, eta * steps[-1])
-        ax.set_title(f"{LABEL[nl]}, n₁ = n₂ = {width}")
+        ax.set_title(f"{LABEL[nl]}, n₁ = n₂ = {width}, {n_seeds} initializations")
         parts.append(f"{LABEL[nl]}: n = {width}, {n_seeds} initializations, η = {eta:g}")
-    axes[0, 0].set_ylim(0.8 * min(shown), 1.25 * max(shown))
-    axes[0, 0].set_ylabel("Tr H(t)^k")
-    axes[0, 0].legend(fontsize=8, ncol=2)
-    fig.tight_layout()
+    axes[0, 0].set_ylim(0.7 * min(shown), 1.4 * max(shown))
+    axes[0, 0].set_ylabel("moment Tr H(t)ᵏ of the Hessian of C")
+    handles = [Line2D([], [], color=COLORS[k], lw=2, label=f"k = {k}") for k in range(1, 5)]
+    handles += [
+        Line2D([], [], color="0.3", lw=2, label="corrected Corollary 1: E Tr Hᵏ"),
+        Line2D([], [], color="0.3", lw=1, ls=":", label="I-part alone: Tr(Θ̃/N)ᵏ"),
+        Line2D([], [], color="0.3", marker="x", ms=8, mew=1.8, ls="", label="measured mean ± 2 se"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     caption = (
-        "Figure 1 (paper: n = 5000, 250 trials). Moments Tr H(t)^k, k = 1..4, of the Hessian "
-        "of the MSE along full-batch gradient descent. Coloured lines: the corrected Corollary 1 "
-        "(papers.md §2.3, §2.7: (Id − E_k) instead of the printed (Id + E), e^{−tΘ̃/N} instead of "
-        "e^{−tΘ̃}, and for GD with step η the finite-step E_k = (Id − ηΘ̃/N)^k), with Θ, Σ, Φ, Υ "
-        "by Gauss–Hermite quadrature and Λ by Monte-Carlo at initialization; dotted: the I-part "
-        "Tr(Θ̃/N)^k alone, so the gap to the solid line is the S contribution (only k = 1, 2 "
-        "are affected). Black crosses: mean over initializations of the measured Tr H^k (exact "
-        "I-part from Θ̂ = JJᵀ, exact Tr S from the closed-form g, exact cross terms from 2N "
-        "Hessian-vector products, Hutchinson only for Tr S^{2,3,4}), error bars ± 2 standard "
-        f"errors. {'; '.join(parts)}. Both panels share the y axis. At finite width the NTK "
-        "moves during training, which shows as the drift of the k = 3, 4 crosses (not hidden by "
-        f"a short horizon; see the width figure). {_data_text(trials.frame)} "
+        "Figure 1 (paper: n = 5000, 250 trials). Moments Tr H(t)ᵏ, k = 1..4 (colours), of the "
+        "Hessian of the MSE along full-batch gradient descent, log y axis. Solid lines: the "
+        "corrected Corollary 1 (papers.md §2.3, §2.7: (Id − E) instead of the printed (Id + E), "
+        "e^{−tΘ̃/N} instead of e^{−tΘ̃}, and for GD with step η the finite-step "
+        "E = (Id − ηΘ̃/N)ˢ after s steps, t = ηs), with Θ, Σ, Φ, Υ by Gauss–Hermite quadrature "
+        "and Λ by Monte-Carlo at initialization; dotted: the I-part Tr(Θ̃/N)ᵏ alone, so the gap "
+        "to the solid line is the S contribution (only k = 1, 2 are affected). Crosses (black "
+        "in the paper; here in the colour of k, shifted by up to ±6% in t, ±0.15 step at t = 0, "
+        "so the error bars do not overlap): mean over initializations of the measured Tr Hᵏ (exact I-part from "
+        "Θ̂ = JJᵀ, exact Tr S from the closed-form g, exact cross terms from 2N Hessian-vector "
+        "products, Hutchinson only for Tr S², S³, S⁴), error bars ± 2 standard errors. "
+        f"{'; '.join(parts)}. Both panels share the y axis. At finite width the NTK moves "
+        "during training, which shows as the drift of the k = 3, 4 crosses (not hidden by a "
+        f"short horizon; see the width figure). {_data_text(trials.frame)} "
         f"{_nonlinearity_text(nls)} Scale: {scale}."
     )
     return fig, caption
@@ -151,18 +182,23 @@ def fig_rayleigh(rayleigh: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
         for basis, color in (("I", "C0"), ("S", "C1")):
             rows = wide.loc[basis]
             idx = rows.index.to_numpy()
-            ax.plot(idx, rows["rq_i"], "o-", color=color, label=f"eigvecs of {basis}: vᵀIv")
+            ax.plot(
+                idx, rows["rq_i"], "o-", color=color, label=f"top eigenvectors of {basis}: vᵀIv"
+            )
             ax.plot(
                 idx,
                 rows["rq_s"],
                 "s--",
                 color=color,
                 mfc="white",
-                label=f"eigvecs of {basis}: vᵀSv",
+                label=f"top eigenvectors of {basis}: vᵀSv",
             )
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.axhline(0, color="k", lw=0.5)
-        ax.set(xlabel="eigenvector index (1 = largest)", ylabel="Rayleigh quotient (symlog)")
+        ax.set(
+            xlabel="eigenvector index i (1 = largest eigenvalue)",
+            ylabel="Rayleigh quotient vᵢᵀIvᵢ or vᵢᵀSvᵢ",
+        )
         width = int(grp["width"].iloc[0])
         ax.set_title(f"{LABEL[nl]}, n₁ = n₂ = {width}, at initialization")
         ax.legend(fontsize=8)
@@ -170,12 +206,15 @@ def fig_rayleigh(rayleigh: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
         texts.append(f"{LABEL[nl]}: largest Ritz residual of S's eigenvectors {res:.2g}")
     fig.tight_layout()
     caption = (
-        "Figure 2 (paper: L = 3, n = 1000, normalized ReLU, N = 256). Mutual orthogonality of I "
+        f"Figure 2 (paper: L = 3, n = 1000, normalized ReLU, N = 256; here n = "
+        f"{', '.join(str(w) for w in sorted(rayleigh['width'].unique()))}). Mutual orthogonality of I "
         "and S: for the top eigenvectors v of I (blue) and of S (orange), the Rayleigh quotients "
         "vᵀIv (filled, solid) and vᵀSv (open, dashed). Eigenvectors of I: vᵢ = Jᵀuᵢ/√μᵢ from the "
         "eigenpairs (μᵢ, uᵢ) of Θ̂ = JJᵀ; of S: Lanczos with full "
         "reorthogonalization on S = Σᵢ cᵢ∇²fᵢ (curvature core HessianOperator, topk), [R] the "
-        f"largest eigenvalues ('first eigenvectors'). {'; '.join(texts)}. [R] measured at "
+        f"largest eigenvalues ('first eigenvectors'). y axis symmetric-log: linear for |y| < "
+        "1e-3 (S's quotients can be negative), logarithmic beyond. "
+        f"{'; '.join(texts)}. [R] measured at "
         f"initialization (not stated). {_data_text(rayleigh)} "
         f"{_nonlinearity_text(nls)} Scale: {scale}."
     )
@@ -183,6 +222,13 @@ def fig_rayleigh(rayleigh: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
 
 
 # --------------------------------------------------------------------------- Figure 3
+
+
+def _surface_scalar(grp: pd.DataFrame, quantity: str, last: bool = False) -> float:
+    rows = grp[grp["quantity"] == quantity].sort_values("index")["value"]
+    if rows.empty:
+        return float("nan")
+    return float(rows.iloc[-1] if last else rows.iloc[0])
 
 
 def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
@@ -193,59 +239,81 @@ def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | N
     for nl in nls:
         rows = surface[(surface["nonlinearity"] == nl) & (surface["quantity"] == "loss")]
         grids[nl] = rows.pivot_table(index="b", columns="a", values="value")
-    hi = max(float(np.nanmax(g.to_numpy())) for g in grids.values())
-    # Five decades below the largest value: the minimum itself is ~0 (a global minimum).
-    lo = max(min(float(np.nanmin(g.to_numpy())) for g in grids.values()), hi * 1e-5)
-    fig, axes = plt.subplots(1, len(nls), figsize=(5.6 * len(nls), 4.8), squeeze=False)
+    values = np.concatenate([g.to_numpy().ravel() for g in grids.values()])
+    values = values[np.isfinite(values) & (values > 0)]
+    # Whole decades, at most six below the largest value: the minimum itself is ~0.
+    top = math.ceil(math.log10(values.max()))
+    bottom = max(math.floor(math.log10(values.min())), top - 6)
+    lo, hi = 10.0**bottom, 10.0**top
+    levels = np.logspace(bottom, top, 4 * (top - bottom) + 1)
+    fig, axes = plt.subplots(1, len(nls), figsize=(5.4 * len(nls) + 1.2, 4.9), squeeze=False)
     texts = []
     specs = {s.get("nonlinearity"): s for s in _specs(surface)}
     spec = next(iter(specs.values()), {})
     dirs = spec.get("directions", [4, 1])
-    levels = np.geomspace(lo, hi, 25)
+    lab = [str(d).translate(SUBSCRIPT) for d in dirs]
+    cs = None
     for ax, nl in zip(axes[0], nls, strict=True):
         g = grids[nl]
-        cs = ax.contourf(
-            g.columns,
-            g.index,
-            np.maximum(g.to_numpy(), lo),
-            levels=levels,
-            norm=LogNorm(lo, hi),
-            cmap="viridis",
-        )
-        ax.contour(
-            g.columns,
-            g.index,
-            np.maximum(g.to_numpy(), lo),
-            levels=levels[::3],
-            colors="w",
-            linewidths=0.4,
+        z = np.clip(g.to_numpy(), lo, hi)
+        cs = ax.contourf(g.columns, g.index, z, levels=levels, norm=LogNorm(lo, hi), cmap="viridis")
+        ax.contour(g.columns, g.index, z, levels=levels[::4], colors="w", linewidths=0.5)
+        ax.plot(
+            [0],
+            [0],
+            ls="none",
+            marker="*",
+            color="red",
+            ms=11,
+            mec="k",
+            mew=0.6,
+            label="θ* (minimum)",
         )
         ax.set(
-            xlabel=f"a (along eigenvector {dirs[0]} of I)",
-            ylabel=f"b (along eigenvector {dirs[1]} of I)",
+            xlabel=f"a: distance along the unit eigenvector v{lab[0]} of I",
+            ylabel=f"b: distance along the unit eigenvector v{lab[1]} of I",
             aspect="equal",
         )
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
         grp = surface[surface["nonlinearity"] == nl]
         eig = grp[grp["quantity"] == "eig_i"].set_index("index")["value"]
-        final = grp[grp["quantity"].isin(["gd_loss", "polish_loss"])]
-        final = final.sort_values(["quantity", "index"])["value"]
-        ax.set_title(f"{LABEL[nl]}: λ₁/λ₄ = {eig.loc[1] / eig.loc[4]:.3g}")
+        ratio = eig.loc[dirs[1]] / eig.loc[dirs[0]]
+        ax.set_title(f"{LABEL[nl]}\nλ{lab[1]}(I)/λ{lab[0]}(I) = {ratio:.3g}")
+        final = _surface_scalar(grp, "final_loss")
+        if not math.isfinite(final):
+            final = _surface_scalar(grp, "polish_loss", last=True)
+        eta = _surface_scalar(grp, "eta")
+        lam = _surface_scalar(grp, "lambda_max_init")
+        gd = _surface_scalar(grp, "gd_loss", last=True)
+        polish = int((grp["quantity"] == "polish_loss").sum())
         texts.append(
-            f"{LABEL[nl]}: λ₁(I) = {eig.loc[1]:.3g}, λ₄(I) = {eig.loc[4]:.3g}, loss at θ* "
-            f"{float(final.iloc[-1]) if len(final) else float('nan'):.2g}"
+            f"{LABEL[nl]}: λ_max(Θ̂₀/N) = {lam:.3g} at initialization, η = {eta:.3g}; loss "
+            f"{_surface_scalar(grp, 'init_loss'):.3g} at initialization, {gd:.3g} after GD, "
+            f"{final:.2g} at θ* after {polish} Levenberg–Marquardt steps; at θ* λ₁(I) = "
+            f"{eig.loc[1]:.3g}, λ₄(I) = {eig.loc[4]:.3g}"
         )
-    fig.colorbar(cs, ax=list(axes[0]), label="training loss C (log scale)", shrink=0.85)
+    cbar = fig.colorbar(cs, ax=list(axes[0]), shrink=0.9, pad=0.02)
+    cbar.set_ticks([10.0**e for e in range(bottom, top + 1)])
+    cbar.set_ticklabels([f"$10^{{{e}}}$" for e in range(bottom, top + 1)])
+    cbar.set_label("training loss C (log scale)")
     caption = (
         "Figure 3 (paper: L = 4, n = 1000, data uniform on the unit disk). The loss "
-        f"C(θ* + a·v{dirs[0]} + b·v{dirs[1]}) around a global minimum θ*, v_i the unit "
-        "eigenvectors of I (from Θ̂ = JJᵀ at θ*), same colour scale for both panels. "
-        f"N = {spec.get('n_samples', '?')} points uniform on the unit disk (no input scaling), "
-        f"[R] targets '{spec.get('target', '?')}' (sine: sin(πx₁)cos(πx₂)), L = "
-        f"{spec.get('depth', '?')}, n = {spec.get('width', '?')}, β = {spec.get('beta', 0.1):g}; "
-        f"θ* from [R] {spec.get('train_steps', '?')} GD steps (η = {spec.get('eta', '?')}) then "
-        f"{spec.get('polish_steps', '?')} Levenberg–Marquardt steps Δθ = −Jᵀ(Θ̂ + μI)⁻¹r to zero "
-        f"loss; grid ±{spec.get('radius', '?')} [R]. {'; '.join(texts)}. A smaller λ₁/λ₄ is a "
-        f"less elongated valley. {_nonlinearity_text(nls)} Scale: {scale}."
+        f"C(θ* + a·v{lab[0]} + b·v{lab[1]}) around a global minimum θ* (red star), vᵢ the "
+        "unit eigenvectors of I (from Θ̂ = JJᵀ at θ*; i = 1 the largest), so a and b are "
+        "Euclidean distances in parameter space; one logarithmic colour scale (whole decades, "
+        f"values below 1e{bottom} drawn at 1e{bottom}) for both panels, white contours every "
+        f"decade. N = {spec.get('n_samples', '?')} points uniform on the unit disk (no input "
+        f"scaling), [R] targets '{spec.get('target', '?')}' (sine: sin(πx₁)cos(πx₂); sign: "
+        f"sign(x₁x₂)), L = {spec.get('depth', '?')}, n = {spec.get('width', '?')}, β = "
+        f"{spec.get('beta', 0.1):g}, MSE C = (1/2N)‖Y − Y*‖². θ* [R]: "
+        f"{spec.get('train_steps', '?')} full-batch GD steps with η = "
+        f"{spec.get('eta_scale', '?')}/λ_max(Θ̂₀/N) (from the curvature at initialization; a "
+        "step that raises the loss is undone and η halved), then Levenberg–Marquardt steps "
+        "Δθ = −Jᵀ(Θ̂ + μI)⁻¹r until the loss is below "
+        f"{spec.get('polish_tol', '?')} × its initial value (at most "
+        f"{spec.get('polish_steps', '?')}); grid ±{spec.get('radius', '?')} [R]. "
+        f"{'; '.join(texts)}. A smaller λ₁/λ₄ is a less elongated valley. "
+        f"{_nonlinearity_text(nls)} Scale: {scale}."
     )
     return fig, caption
 
@@ -294,21 +362,24 @@ def fig_width(
             xscale="log",
             yscale="log",
             xlabel="width n",
-            ylabel="‖Θ̂ − Θ‖_F / ‖Θ‖_F at init",
+            ylabel="‖Θ̂ − Θ‖_F / ‖Θ‖_F at initialization",
             title="NTK at initialization (dotted: ∝ 1/√n)",
         )
         ax_s4.set(
             xscale="log",
             yscale="log",
             xlabel="width n",
-            ylabel="mean Tr S⁴ / (Tr S²)² at init",
-            title="Tr S^k → 0 for k ≥ 3 (Thm 1)",
+            ylabel="mean Tr S⁴ / (Tr S²)² at initialization",
+            title="Tr Sᵏ → 0 for k ≥ 3 (Thm 1)",
         )
         ax_ntk.legend(fontsize=8)
         ax_s4.legend(fontsize=8)
+        init_widths = init.loc[init["quantity"] == "relf_theta", "width"].unique()
+        _width_ticks(ax_ntk, init_widths)
+        _width_ticks(ax_s4, init_widths)
     for nl in nls:
         widths = trials.widths(nl)
-        if nl not in kernels:
+        if not _has_theory(kernels, nl):
             continue
         for k in range(1, 5):
             gaps, drifts = [], []
@@ -339,18 +410,21 @@ def fig_width(
         xscale="log",
         yscale="log",
         xlabel="width n",
-        ylabel="RMS over t of mean Tr H^k / Cor. 1 − 1",
+        ylabel="RMS over t of (mean Tr Hᵏ / Cor. 1 − 1)",
         title="moments vs Corollary 1 along training",
     )
     ax_drift.set(
         xscale="log",
         yscale="log",
         xlabel="width n",
-        ylabel="max_t |mean Tr H^k(t) / mean Tr H^k(0) − 1|",
+        ylabel="max over t of |mean Tr Hᵏ(t) / mean Tr Hᵏ(0) − 1|",
         title="drift of moments 3, 4 (flat in the limit)",
     )
     ax_gap.legend(fontsize=7, ncol=2)
     ax_drift.legend(fontsize=7)
+    trial_widths = sorted({w for nl in nls for w in trials.widths(nl)})
+    _width_ticks(ax_gap, trial_widths)
+    _width_ticks(ax_drift, trial_widths)
     fig.tight_layout()
     trial_text = "; ".join(
         f"{LABEL[nl]}: widths {trials.widths(nl)}, "
@@ -362,7 +436,7 @@ def fig_width(
         "distance between the empirical NTK Θ̂ = JJᵀ at initialization and the quadrature Θ on "
         "all N inputs (mean ± 2 se over initializations; dotted: 1/√n through the first point). "
         "Bottom right: mean Tr S⁴/(Tr S²)² at initialization (Hutchinson), which Theorem 1 sends "
-        "to 0. Top right: RMS over the time grid of the relative deviation of the mean Tr H^k "
+        "to 0. Top right: RMS over the time grid of the relative deviation of the mean Tr Hᵏ "
         "from the corrected Corollary 1 (solid softplus, dashed normalized). Bottom left: the "
         "largest relative drift of the mean Tr H³, Tr H⁴ from their t = 0 values along training "
         "(papers.md §2.7: moments 3, 4 are flat only to first order at finite width; reported, "
@@ -385,14 +459,14 @@ def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figu
         dense = np.unique(np.r_[0, np.round(np.geomspace(1, steps[-1], 200)).astype(int)])
         for row, (k, name) in enumerate(((1, "tr_s"), (2, "tr_s2"))):
             ax = axes[row, col]
-            if nl in kernels:
+            if _has_theory(kernels, nl):
                 from curvlab.experiments.jacot2020 import cor1_inputs
 
                 inputs = cor1_inputs(kernels[nl])
                 for form, variant, style, label in (
-                    ("gd", "corrected", "-", "corrected, E_k = (Id − ηΘ̃/N)^k"),
-                    ("flow", "corrected", "--", "corrected, flow e^{−tΘ̃/N}"),
-                    ("gd", "printed", ":", "printed (Id + E_k)"),
+                    ("gd", "corrected", "-", "corrected, E = (Id − ηΘ̃/N)ˢ (GD)"),
+                    ("flow", "corrected", "--", "corrected, flow E = exp(−tΘ̃/N)"),
+                    ("gd", "printed", ":", "as printed: (Id + E)"),
                 ):
                     if k == 2 and variant == "printed":
                         continue
@@ -444,12 +518,14 @@ def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figu
     fig.tight_layout()
     caption = (
         "Beyond the paper: Corollary 1's corrections (papers.md §2.3, §2.7) for the S part. Top: "
-        "E Tr S(t) = Tr(E_kΦ̃ᵀ)/N − Tr((Id − E_k)Θ̃⁻¹Λ̃ᵀE_k(Σ̃ + Y*Y*ᵀ))/N (solid) against the "
+        "E Tr S(t) = Tr(EΦ̃ᵀ)/N − Tr((Id − E)Θ̃⁻¹Λ̃ᵀE(Σ̃ + Y*Y*ᵀ))/N with E = (Id − ηΘ̃/N)ˢ after s "
+        "GD steps, t = ηs (solid), against the "
         "mean of the exact Tr S(t) = ∇C·G over initializations; dashed: the gradient-flow form "
         "e^{−tΘ̃/N}; dotted red: the printed (Id + E) (with the 1/N time normalization; the printed "
         "e^{−tΘ̃} is farther still). Circles at t = 0: the Rao-Blackwellized Tr Φ̂/N, whose "
         "standard error is 10–50× smaller than that of the plain mean. Bottom: E Tr S(t)² = "
-        "N⁻²Tr(E_kΥ̃E_k(Σ̃ + Y*Y*ᵀ)) against the Hutchinson estimates. "
+        "N⁻²Tr(EΥ̃E(Σ̃ + Y*Y*ᵀ)) against the Hutchinson estimates. Error bars ± 2 standard errors "
+        "over initializations. "
         f"{'; '.join(texts)}. {_data_text(trials.frame)} Scale: {scale}."
     )
     return fig, caption
@@ -486,13 +562,4 @@ def make_figures(
             lambda: fig_corrections(trials, kernels, scale),
         ),
     ]
-    records = []
-    for fig_id, title, build in builders:
-        made = build()
-        if made is None:
-            continue
-        fig, caption = made
-        png, pdf = save_figure(fig, outdir, fig_id)
-        records.append(FigureRecord(fig_id, title, caption, png, pdf))
-    write_manifest(outdir, "jacot2020", TITLE, records)
-    return records
+    return render_figures(outdir, "jacot2020", TITLE, builders)

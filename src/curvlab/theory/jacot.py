@@ -88,7 +88,7 @@ class Nonlinearity:
     """σ(x) = (softplus(x) − shift)/scale and its derivatives up to order 3.
 
     ``softplus``: shift 0, scale 1. ``normalized_softplus``: shift μ = E softplus(Z) ≈ 0.8063,
-    scale s = sd softplus(Z) ≈ 0.6117, Z ~ N(0, 1), so that E σ(Z) = 0 and E σ(Z)² = 1.
+    scale s = sd softplus(Z) ≈ 0.5211, Z ~ N(0, 1), so that E σ(Z) = 0 and E σ(Z)² = 1.
     """
 
     name: str
