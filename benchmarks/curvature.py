@@ -1134,7 +1134,7 @@ def save(
         "table": table,
         "rows": rows,
     }
-    path.write_text(json.dumps(payload, indent=1))
+    path.write_text(json.dumps(payload, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
