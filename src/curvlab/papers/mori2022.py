@@ -12,6 +12,16 @@ from curvlab.papers import Paper, Task
 from curvlab.sweeps import RESULTS, Job, num
 from curvlab.tables import RUN_STATUS, VALUE
 
+#: Run keys shared by the two image-data SGD tables (Figs. 1 and 2).
+_SGD_RUN_KEYS = (
+    Column("dataset", "string", "image data set (the first n_samples training images)"),
+    Column("n_samples", "int64", "number of training samples N"),
+    Column("eta", "float64", "SGD step size η"),
+    Column("batch", "int64", "minibatch size B"),
+    Column("seed", "int64", "seed of the initialization and the minibatch order"),
+    Column("epoch", "int64", "epochs of SGD done (0 = initialization)"),
+)
+
 MORI2022_DECOUPLING = TableSchema(
     name="mori2022.decoupling",
     description=(
@@ -23,12 +33,7 @@ MORI2022_DECOUPLING = TableSchema(
         "N × N empirical NTK Gram matrix, float64."
     ),
     columns=(
-        Column("dataset", "string", "image data set (the first n_samples training images)"),
-        Column("n_samples", "int64", "number of training samples N"),
-        Column("eta", "float64", "SGD step size η"),
-        Column("batch", "int64", "minibatch size B"),
-        Column("seed", "int64", "seed of the initialization and the minibatch order"),
-        Column("epoch", "int64", "epochs of SGD done (0 = initialization)"),
+        *_SGD_RUN_KEYS,
         Column("quantity", "string", "train_loss, loss, eig_exact or eig_decoupled"),
         Column("index", "int64", "eigenvalue rank (ascending); 0 for scalars"),
         VALUE,
@@ -48,12 +53,7 @@ MORI2022_NOISE = TableSchema(
     ),
     columns=(
         Column("net", "string", "fc (ReLU MLP) or cnn (Keskar-style conv stacks)"),
-        Column("dataset", "string", "image data set (the first n_samples training images)"),
-        Column("n_samples", "int64", "number of training samples N"),
-        Column("eta", "float64", "SGD step size η"),
-        Column("batch", "int64", "minibatch size B"),
-        Column("seed", "int64", "seed of the initialization and the minibatch order"),
-        Column("epoch", "int64", "epochs of SGD done (0 = initialization)"),
+        *_SGD_RUN_KEYS,
         Column("quantity", "string", "name of the measured quantity (see description)"),
         VALUE,
         RUN_STATUS,
