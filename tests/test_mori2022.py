@@ -451,3 +451,23 @@ def test_epoch_batches_walk_through_permutations():
         u = u - 0.2 * np.mean(xb * (xb * u[:, None] + rb), axis=1)
         if step % 4 == 3:
             np.testing.assert_allclose(fast[step // 4], u, rtol=1e-10, atol=1e-14)
+
+
+def test_spectrum_distance_compares_the_ranks_that_carry_the_trace():
+    from curvlab.claims import mori2022 as cl
+
+    # A power-law spectrum whose tail is distorted: ranks past the trace share may differ freely,
+    # and the number of ranks compared does not depend on how many tiny eigenvalues there are.
+    for n in (300, 3000):
+        decoupled = 1.0 / np.arange(1, n + 1) ** 2
+        exact = decoupled.copy()
+        ranks = int(np.searchsorted(np.cumsum(decoupled) / decoupled.sum(), cl.SPECTRUM_MASS)) + 1
+        exact[ranks:] *= 1e-3
+        d = cl.spectrum_distance(exact, decoupled)
+        assert d["max_log_ratio"] == pytest.approx(0.0, abs=1e-12)
+        assert d["fraction"] == pytest.approx(ranks / n)
+        assert d["cutoff"] == decoupled[ranks - 1]
+        exact[ranks - 1] *= 2.0  # a distortion inside the compared ranks is seen
+        assert cl.spectrum_distance(exact, decoupled)["max_log_ratio"] == pytest.approx(
+            math.log10(2.0)
+        )
