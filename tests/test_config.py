@@ -17,7 +17,7 @@ def test_config_yaml_equals_the_schema_defaults():
     assert load_config([ROOT / "config.yaml"], SCHEMA) == validate_config({}, SCHEMA)
 
 
-@pytest.mark.parametrize("preset", ["ci", "paper"])
+@pytest.mark.parametrize("preset", ["ci", "paper", "offline"])
 def test_presets_overlay_and_validate(preset):
     config = load_config([ROOT / "config.yaml", ROOT / "presets" / f"{preset}.yaml"], SCHEMA)
     assert config["preset"] == preset
@@ -61,7 +61,7 @@ def test_every_key_has_a_description_and_a_default():
         ({"device": "tpu"}, r"device: got 'tpu'; allowed: string matching"),
         (
             {"preset": "huge"},
-            r"preset: got 'huge'; allowed: one of 'default', 'ci', 'paper', 'custom'",
+            r"preset: got 'huge'; allowed: one of 'default', 'ci', 'paper', 'offline', 'custom'",
         ),
         (
             {"du2018": {"network": {"inits": ["warm"]}}},
