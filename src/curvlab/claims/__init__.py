@@ -61,6 +61,42 @@ def not_measured(paper: str, claim_id: str, description: str, why: str, source: 
     )
 
 
+@dataclass(frozen=True)
+class ClaimMaker:
+    """One paper's row constructor: ``make(cid, description, measured, expected, tolerance,
+    passed)`` fills in the paper key and its default source; ``make.missing(cid, description,
+    why)`` is :func:`not_measured` for the same paper."""
+
+    paper: str
+    source: str
+
+    def __call__(
+        self,
+        cid: str,
+        description: str,
+        measured: float,
+        expected: str,
+        tolerance: str,
+        passed: bool,
+        agrees: bool = True,
+        source: str | None = None,
+    ) -> Claim:
+        return Claim(
+            self.paper,
+            cid,
+            description,
+            float(measured),
+            expected,
+            tolerance,
+            bool(passed),
+            agrees,
+            source or self.source,
+        )
+
+    def missing(self, cid: str, description: str, why: str, source: str | None = None) -> Claim:
+        return not_measured(self.paper, cid, description, why, source or self.source)
+
+
 def claims_frame(claims: Iterable[Claim], scale: str) -> pd.DataFrame:
     frame = pd.DataFrame([asdict(c) for c in claims])
     if frame.empty:

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from curvlab.claims import Claim, at_least, at_most, not_measured, within
+from curvlab.claims import Claim, ClaimMaker, at_least, at_most, not_measured, within
 from curvlab.theory.du import rank1_linear_rate
 
 PAPER = "du2018"
@@ -43,19 +43,7 @@ def _runs(frame: pd.DataFrame, keys: list[str]):
         yield dict(zip(keys, key, strict=True)), wide(run)
 
 
-def _claim(
-    cid: str,
-    description: str,
-    measured: float,
-    expected: str,
-    tolerance: str,
-    passed: bool,
-    agrees: bool = True,
-    source: str = SRC,
-) -> Claim:
-    return Claim(
-        PAPER, cid, description, float(measured), expected, tolerance, bool(passed), agrees, source
-    )
+_claim = ClaimMaker(PAPER, SRC)
 
 
 # --------------------------------------------------------------------------- network
@@ -88,9 +76,7 @@ def network_claims(net: pd.DataFrame, scale: str) -> list[Claim]:
         )
     main = everything[~everything["diverged"]]
     if main.empty:
-        return claims + [
-            not_measured(PAPER, "network", "network experiment", "no finished runs", SRC)
-        ]
+        return claims + [_claim.missing("network", "network experiment", "no finished runs")]
     runs = list(_runs(main, ["init", "eta", "seed"]))
 
     per_step = max(
@@ -242,7 +228,7 @@ def large_eta_claims(net: pd.DataFrame) -> list[Claim]:
     cid = "large_eta_balance_lost"
     description = "At η = 1 (balanced init) the loss is non-monotone and balance is lost"
     if runs.empty:
-        return [not_measured(PAPER, cid, description, "large_eta experiment disabled", SRC)]
+        return [_claim.missing(cid, description, "large_eta experiment disabled")]
     ratios, monotone = [], []
     for _, w in _runs(runs, ["init", "eta", "seed"]):
         ratios.append(float(w[("w_sq_norm", 1)].iloc[-1] / w[("w_sq_norm", 2)].iloc[-1]))
@@ -273,7 +259,7 @@ def drift_claims(net: pd.DataFrame, scale: str) -> list[Claim]:
     cid = "drift_order_eta"
     description = "Total drift of D_1 over a fixed gradient-flow time is O(η)"
     if runs.empty:
-        return [not_measured(PAPER, cid, description, "drift experiment disabled", SRC)]
+        return [_claim.missing(cid, description, "drift experiment disabled")]
     spread = 0.0
     values_text = []
     for (init, _seed), group in runs.groupby(["init", "seed"]):
@@ -338,7 +324,7 @@ def factorization_claims(mf: pd.DataFrame, scale: str) -> list[Claim]:
         )
     finished = mf[~mf["diverged"]]
     if finished.empty:
-        return [not_measured(PAPER, "mf", "matrix factorization", "no finished runs", SRC)]
+        return [_claim.missing("mf", "matrix factorization", "no finished runs")]
     all_runs = list(_runs(finished, ["study", "init", "eta0", "seed"]))
     per_step = max(float(w["identity_residual_max"].iloc[-1]) for _, w in all_runs)
     cumulative = max(float(w["identity_residual_cum"].max()) for _, w in all_runs)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from curvlab.claims import Claim, at_least, at_most, not_measured
+from curvlab.claims import Claim, ClaimMaker, at_least, at_most, not_measured
 
 PAPER = "ghorbani2019"
 SRC = "papers.md §4.7"
@@ -28,14 +28,10 @@ LOSS_TARGET = 0.1  # steps to train loss 0.1 (§4.7 claim 3)
 PRIMARY = {"none": "none", "batch": "batch", "population": "frozen"}
 
 
-def _claim(cid, description, measured, expected, tolerance, passed, agrees=True) -> Claim:
-    return Claim(
-        PAPER, cid, description, float(measured), expected, tolerance, bool(passed), agrees, SRC
-    )
+_claim = ClaimMaker(PAPER, SRC)
 
 
-def _missing(cid: str, description: str, why: str) -> Claim:
-    return not_measured(PAPER, cid, description, why, SRC)
+_missing = _claim.missing
 
 
 def _reported(cid: str, description: str, value: float, why: str) -> Claim:

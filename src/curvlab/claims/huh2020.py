@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from curvlab.claims import Claim, at_least, at_most, not_measured, within
+from curvlab.claims import Claim, ClaimMaker, at_least, at_most, within
 from curvlab.theory import huh
 
 PAPER = "huh2020"
@@ -37,23 +37,10 @@ LABELS = {
 }
 
 
-def _claim(
-    cid: str,
-    description: str,
-    measured: float,
-    expected: str,
-    tolerance: str,
-    passed: bool,
-    agrees: bool = True,
-    source: str = SRC,
-) -> Claim:
-    return Claim(
-        PAPER, cid, description, float(measured), expected, tolerance, bool(passed), agrees, source
-    )
+_claim = ClaimMaker(PAPER, SRC)
 
 
-def _missing(cid: str, description: str, why: str) -> Claim:
-    return not_measured(PAPER, cid, description, why, SRC)
+_missing = _claim.missing
 
 
 def _fmt(values: Iterable[float], digits: int = 3) -> str:

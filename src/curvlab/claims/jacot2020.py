@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from curvlab.claims import Claim, at_least, at_most, not_measured, within
+from curvlab.claims import Claim, ClaimMaker, at_least, at_most, within
 from curvlab.theory import jacot as theory
 
 PAPER = "jacot2020"
@@ -38,14 +38,10 @@ MOMENT_TOLERANCE = 0.10
 ORTHOGONAL_SHARE = 0.9
 
 
-def _claim(cid, description, measured, expected, tolerance, passed, agrees=True, source=SRC):
-    return Claim(
-        PAPER, cid, description, float(measured), expected, tolerance, bool(passed), agrees, source
-    )
+_claim = ClaimMaker(PAPER, SRC)
 
 
-def _missing(cid: str, description: str, why: str) -> Claim:
-    return not_measured(PAPER, cid, description, why, SRC)
+_missing = _claim.missing
 
 
 def _slope(x, y) -> float:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from curvlab.claims import Claim, at_least, at_most, not_measured, within
+from curvlab.claims import Claim, ClaimMaker, at_least, at_most, not_measured, within
 from curvlab.theory import mori
 
 PAPER = "mori2022"
@@ -46,19 +46,7 @@ SRC_EXACT = "papers.md §5.3 Eq. 13 [R] (exact first-passage time by quadrature;
 PHI_ETA1_SMALL_B = {1: 1.03, 2: 1.54}
 
 
-def _claim(
-    cid: str,
-    description: str,
-    measured: float,
-    expected: str,
-    tolerance: str,
-    passed: bool,
-    agrees: bool = True,
-    source: str = SRC,
-) -> Claim:
-    return Claim(
-        PAPER, cid, description, float(measured), expected, tolerance, bool(passed), agrees, source
-    )
+_claim = ClaimMaker(PAPER, SRC)
 
 
 def _fmt(values: Iterable[float], digits: int = 3) -> str:
@@ -105,7 +93,7 @@ def decoupling_claims(dec: pd.DataFrame) -> list[Claim]:
     cid = "decoupling_spectra"
     text = "Fig. 1: exact and decoupled noise spectra agree except for very small eigenvalues"
     if dec.empty:
-        return [not_measured(PAPER, cid, text, "decoupling experiment disabled", SRC_R)]
+        return [_claim.missing(cid, text, "decoupling experiment disabled", SRC_R)]
     claims = []
     bound = math.log10(SPECTRUM_FACTOR)
     for (seed, epoch), (ex, de) in sorted(spectra(dec).items()):
@@ -162,7 +150,7 @@ def late_slope(w: pd.DataFrame) -> tuple[float, int]:
 def noise_claims(noise: pd.DataFrame) -> list[Claim]:
     text = "Fig. 2: 𝒩 ∝ L at a later stage of training"
     if noise.empty:
-        return [not_measured(PAPER, "noise_late_slope", text, "noise experiment disabled", SRC_R)]
+        return [_claim.missing("noise_late_slope", text, "noise experiment disabled", SRC_R)]
     claims = []
     diverged = noise[noise["diverged"]][["net", "seed"]].drop_duplicates()
     for (net, dataset, seed), w in noise_runs(noise).items():
@@ -271,7 +259,7 @@ def _close(a: float, b: float) -> bool:
 def stationary_claims(st: pd.DataFrame) -> list[Claim]:
     text = "Fig. 3a: φ of P(θ) ∝ L^{−φ} matches 1 + B/(ηh*)"
     if st.empty:
-        return [not_measured(PAPER, "phi", text, "stationary experiment disabled", SRC)]
+        return [_claim.missing("phi", text, "stationary experiment disabled")]
     everything = phi_table(st)
     t = everything[everything["sampling"] == "fresh"]
     claims: list[Claim] = []
@@ -297,7 +285,7 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
 
     small = at(0.01)
     if small is None:
-        claims.append(not_measured(PAPER, "phi_eta0.01", text, "η = 0.01 not run", SRC))
+        claims.append(_claim.missing("phi_eta0.01", text, "η = 0.01 not run"))
     else:
         b = _by_batch(small)
         dev = b["phi"] / b["phi_theory"] - 1
@@ -344,7 +332,7 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
 
     mid = at(0.1)
     if mid is None:
-        claims.append(not_measured(PAPER, "phi_eta0.1", text, "η = 0.1 not run", SRC))
+        claims.append(_claim.missing("phi_eta0.1", text, "η = 0.1 not run"))
     else:
         b = _by_batch(mid)
         ratio = b["phi"] / b["phi_theory"]
@@ -380,7 +368,7 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
 
     large = at(1.0)
     if large is None:
-        claims.append(not_measured(PAPER, "phi_eta1", text, "η = 1 not run", SRC))
+        claims.append(_claim.missing("phi_eta1", text, "η = 1 not run"))
     else:
         b = _by_batch(large)
         ratio = b["phi"] / b["phi_theory"]
@@ -467,10 +455,10 @@ def reshuffle_claims(t: pd.DataFrame) -> list[Claim]:
     cid = "phi_reshuffle_shift"
     text = "Fig. 3a sampling check: epoch reshuffling raises φ̂ by ≈ 2B/(ηh*N) (§5.7 correction 8)"
     if not (t["sampling"] == "reshuffle").any():
-        return [not_measured(PAPER, cid, text, "no reshuffled runs", SRC)]
+        return [_claim.missing(cid, text, "no reshuffled runs")]
     r = reshuffle_shift(t)
     if r.empty:
-        return [not_measured(PAPER, cid, text, "no fresh runs at the same η and B", SRC)]
+        return [_claim.missing(cid, text, "no fresh runs at the same η and B")]
     gap = r["shift"] - r["predicted"]
     worst = float(gap.abs().max())
     return [
@@ -589,7 +577,7 @@ def _control_range(dim: int) -> tuple[float, float, tuple[float, float], bool, s
 def first_passage_claims(fp: pd.DataFrame) -> list[Claim]:
     text = "Fig. 3b: log t_p vs log c has slope B/(ηh*) + 1 − n/2"
     if fp.empty:
-        return [not_measured(PAPER, "first_passage", text, "first-passage experiment off", SRC)]
+        return [_claim.missing("first_passage", text, "first-passage experiment off")]
     tp = passage_times(fp)
     claims: list[Claim] = []
     control = tp[tp["dynamics"] == "control"]
@@ -597,7 +585,7 @@ def first_passage_claims(fp: pd.DataFrame) -> list[Claim]:
 
     # --- the decoupled-noise control: the paper's noise model
     if control.empty:
-        claims.append(not_measured(PAPER, "control_slope", text, "control not run", SRC))
+        claims.append(_claim.missing("control_slope", text, "control not run"))
     for dim in sorted(control["dim"].unique()):
         if dim not in (1, 2, 4):
             continue
@@ -667,7 +655,7 @@ def first_passage_claims(fp: pd.DataFrame) -> list[Claim]:
 
     # --- real SGD
     if sgd.empty:
-        claims.append(not_measured(PAPER, "sgd_slope", text, "SGD not run", SRC))
+        claims.append(_claim.missing("sgd_slope", text, "SGD not run"))
         return claims
     fs = fits(sgd)
     for dim in sorted(fs["dim"].unique()):
