@@ -350,8 +350,19 @@ def pyhessian_product(
     return apply
 
 
+def flops_of(fn: Callable[[], Any]) -> int:
+    """Floating-point operations one call of ``fn`` dispatches (matmuls and convolutions, as
+    ``torch.utils.flop_counter`` counts them): the work a product does, whatever its speed."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
 def run_hvp(task: Task, settings: Settings) -> dict[str, Any]:
-    """Interleave gradient and product calls; report minima, first-call time and uᵀHv."""
+    """Interleave gradient and product calls; report minima, first-call time, uᵀHv and the
+    FLOPs of one gradient and of one product."""
     model = build_model(task.model, settings.smoke).to(settings.device)
     batches = build_batches(task.model, settings, task.batches)
     gradient = gradient_fn(model, batches)
@@ -359,7 +370,13 @@ def run_hvp(task: Task, settings: Settings) -> dict[str, Any]:
     if task.library == "torch":
         gradient()
         grads = [timed(gradient, settings.device) for _ in range(3 * settings.repeats)]
-        return {**out, "grad_s": grads, "product_s": [], "first_call_s": None}
+        return {
+            **out,
+            "grad_s": grads,
+            "product_s": [],
+            "first_call_s": None,
+            "grad_flops": flops_of(gradient),
+        }
     start = time.perf_counter()
     apply, dim = product_for(task, model, batches, settings)
     out["setup_s"] = time.perf_counter() - start
@@ -376,6 +393,7 @@ def run_hvp(task: Task, settings: Settings) -> dict[str, Any]:
     out.update(getattr(apply, "choices", {}))
     u, v = probe_vectors(dim, 1, 101), probe_vectors(dim, 1, 102)
     out["uHv"] = float((u[:, 0] * apply(v)[:, 0]).sum())
+    out.update(grad_flops=flops_of(gradient), product_flops=flops_of(lambda: apply(vectors)))
     out.update(grad_s=grads, product_s=products, dim=dim)
     return out
 
@@ -915,24 +933,26 @@ def fmt(x: float | None, digits: int = 1) -> str:
 def hvp_table(rows: list[dict]) -> str:
     lines = [
         "| model | data | measurement | k | ms per vector | gradient ms | ratio to gradient "
-        "| first call ms | setup s | peak MB | uᵀHv rel. diff | others' cores |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| FLOP ratio | first call ms | setup s | peak MB | uᵀHv rel. diff | others' cores |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         head = f"| {r['model']} | {r['batches']}×{r['batch_size']} | {label_of(r)} | {r['k']}"
         if "error" in r:
-            lines.append(f"{head} | failed: {r['error'][:120]} ||||||")
+            lines.append(f"{head} | failed: {r['error'][:120]} |||||||")
             continue
         grad = min(r["grad_s"]) * 1e3
         if r["library"] == "torch":
             lines.append(
-                f"{head} | – | {grad:.1f} | 1.00 | – | – | {r['peak_rss_mb']:.0f} | – | {others(r)} |"
+                f"{head} | – | {grad:.1f} | 1.00 | 1.00 | – | – | {r['peak_rss_mb']:.0f} | – "
+                f"| {others(r)} |"
             )
             continue
         per_vec = min(r["product_s"]) * 1e3 / r["k"]
         rel = r.get("uHv_rel")
+        flop_ratio = r["product_flops"] / r["k"] / r["grad_flops"]
         lines.append(
-            f"{head} | {per_vec:.1f} | {grad:.1f} | {per_vec / grad:.2f} | "
+            f"{head} | {per_vec:.1f} | {grad:.1f} | {per_vec / grad:.2f} | {flop_ratio:.2f} | "
             f"{r['first_call_s'] * 1e3:.0f} | {r['setup_s']:.2f} | {r['peak_rss_mb']:.0f} | "
             f"{'n/a' if rel is None else f'{rel:.1e}'} | {others(r)} |"
         )
@@ -994,7 +1014,7 @@ def trace_table(rows: list[dict]) -> str:
     for r in rows:
         head = f"| {r['model']} | {r['library']}"
         if "error" in r:
-            lines.append(f"{head} | failed: {r['error'][:120]} ||||||")
+            lines.append(f"{head} | failed: {r['error'][:120]} |||||||")
             continue
         wall = process_wall(r)
         lines.append(
