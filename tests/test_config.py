@@ -103,3 +103,16 @@ def test_papers_selects_the_plugins_a_run_includes():
     if unimplemented:
         with pytest.raises(ConfigError, match="not implemented yet"):
             selected({"papers": unimplemented})
+
+
+def test_image_size_that_cannot_be_block_averaged_is_refused_when_planning():
+    from curvlab import sweeps
+
+    base = load_config([ROOT / "config.yaml"], SCHEMA)
+    bad = validate_config(merge(base, {"ghorbani2019": {"dataset": "mnist"}}), SCHEMA)
+    with pytest.raises(ConfigError, match=r"ghorbani2019\.image_size: .*must divide 28; got 16"):
+        sweeps.all_jobs(bad)
+    offline = load_config(
+        [ROOT / "config.yaml", ROOT / "presets" / "offline.yaml"], SCHEMA
+    )  # the preset that swaps CIFAR-10 for MNIST picks a size MNIST allows
+    assert sweeps.all_jobs(offline)

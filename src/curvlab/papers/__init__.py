@@ -62,6 +62,25 @@ class Paper:
         return TITLES[self.key]
 
 
+def check_image_size(key: str, dataset: str, size: int | None) -> None:
+    """Refuse, when the workflow is planned, an ``image_size`` the images cannot be
+    block-averaged to (it must divide the native side: 28 for MNIST, 32 for CIFAR-10)."""
+    if size is None:
+        return
+    from curvlab.data.registry import get
+
+    side = get(dataset).image_shape[-1]
+    if side % size:
+        from curvlab.config import ConfigError
+
+        allowed = ", ".join(str(d) for d in range(1, side + 1) if side % d == 0)
+        raise ConfigError(
+            f"{key}: {dataset} images are {side}×{side} and are block-averaged, so image_size "
+            f"must divide {side}; got {size}. Allowed: {allowed} or null (native). Fix this key "
+            "in config.yaml or in the file given with --configfile."
+        )
+
+
 def _discover() -> dict[str, Paper]:
     found = {}
     for key in TITLES:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task
+from curvlab.papers import Paper, Task, check_image_size
 from curvlab.sweeps import RESULTS, Job, num
 from curvlab.tables import RUN_STATUS, VALUE
 
@@ -154,6 +154,7 @@ def runs(config: dict[str, Any]) -> list[tuple[str, str, int]]:
 def train_jobs(config: dict[str, Any]) -> list[Job]:
     g = config["ghorbani2019"]
     t = g["train"]
+    check_image_size("ghorbani2019.image_size", g["dataset"], g["image_size"])
     jobs = []
     for arch, bn, seed in runs(config):
         keys = _run_keys(g, arch, bn, seed)
@@ -231,6 +232,7 @@ def validation_jobs(config: dict[str, Any]) -> list[Job]:
     v = config["ghorbani2019"]["validation"]
     if not v.get("enabled", True):
         return []
+    check_image_size("ghorbani2019.validation.image_size", v["dataset"], v["image_size"])
     arch = "mlp-" + "-".join(str(h) for h in v["hidden"])
     spec = {
         "dataset": v["dataset"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task
+from curvlab.papers import Paper, Task, check_image_size
 from curvlab.sweeps import RESULTS, Job, num
 from curvlab.tables import RUN_STATUS, VALUE
 
@@ -153,6 +153,7 @@ def decoupling_jobs(config: dict[str, Any]) -> list[Job]:
     dec = config["mori2022"]["decoupling"]
     if not _on(dec):
         return []
+    check_image_size("mori2022.decoupling.image_size", dec["dataset"], dec["image_size"])
     epochs = sorted({int(e) for e in dec["epochs"]})
     jobs = []
     for seed in dec["seeds"]:
@@ -185,6 +186,8 @@ def noise_jobs(config: dict[str, Any]) -> list[Job]:
         section = noise[net]
         if not _on(noise) or not _on(section):
             continue
+        key = f"mori2022.noise.{net}.image_size"
+        check_image_size(key, section["dataset"], section["image_size"])
         for seed in noise["seeds"]:
             spec = {
                 "net": net,
