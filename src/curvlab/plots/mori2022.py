@@ -55,7 +55,7 @@ def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
     spectra = cl.spectra(dec)
     seed = min(s for s, _ in spectra)
     epochs = sorted(e for s, e in spectra if s == seed)
-    fig, axes = plt.subplots(1, len(epochs), figsize=(4.3 * len(epochs), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(epochs), figsize=(4.3 * len(epochs), 3.9), squeeze=False)
     losses = dec[(dec["quantity"] == "loss") & (dec["seed"] == seed)].set_index("epoch")["value"]
     for ax, epoch in zip(axes[0], epochs, strict=True):
         ex, de = spectra[(seed, epoch)]
@@ -94,14 +94,16 @@ def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
         ax.text(
             0.02,
             0.97,
-            f"above cutoff: max |Δlog10 λ| = {d['max_log_ratio']:.3f}\n"
+            f"right of the dotted line: max |Δlog10 λ| = {d['max_log_ratio']:.3f}\n"
             f"median rank: λ_ex/λ_dec = {d['median_ratio']:.2g}",
             transform=ax.transAxes,
             va="top",
             fontsize=7,
+            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
         )
-    axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    # One legend under the panels: inside a panel it covered the histogram's low tail.
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     spec = (_specs(dec) or [{}])[0]
     hidden = "×".join(map(str, spec.get("hidden", []))) or "?"
     caption = (
