@@ -715,9 +715,17 @@ def hvp_tasks(model: str, batches: int, s: Settings) -> list[Task]:
     return tasks
 
 
-def slq_tasks(model: str, batches: int) -> list[Task]:
-    """The reference is curvlab with its defaults (label "curvlab slq"), seed 0."""
+def slq_tasks(model: str, batches: int, core: bool = False) -> list[Task]:
+    """The reference is curvlab with its defaults (label "curvlab slq"), seed 0. ``core``:
+    only that run, its second seed (the noise floor), PyHessian and curvlinops."""
     uncached = {"method": "jvp", "cache": False, "vectorize": True}
+    if core:
+        return [
+            Task("slq", model, batches, "curvlab", label="curvlab slq"),
+            Task("slq", model, batches, "curvlab", seed=1, label="curvlab slq seed 1"),
+            Task("slq", model, batches, "pyhessian", "density", label="pyhessian density"),
+            Task("slq", model, batches, "curvlinops", "lanczos", label="curvlinops lanczos"),
+        ]
     return [
         Task("slq", model, batches, "curvlab", label="curvlab slq"),
         Task("slq", model, batches, "curvlab", options=uncached, label="curvlab slq uncached"),
@@ -1096,6 +1104,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "0 with --smoke)",
     )
     p.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
+    p.add_argument(
+        "--slq-core",
+        action="store_true",
+        help="SLQ part: only curvlab's defaults (two seeds), PyHessian and curvlinops",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -1113,7 +1126,7 @@ def plan(args: argparse.Namespace, settings: Settings) -> list[Task]:
             for b in batchings:
                 tasks += hvp_tasks(model, b, settings)
         if "slq" in parts:
-            tasks += slq_tasks(model, 1)
+            tasks += slq_tasks(model, 1, core=args.slq_core)
         if "trace" in parts:
             tasks += trace_tasks(model, 1)
     return tasks
