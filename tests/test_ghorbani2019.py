@@ -321,3 +321,43 @@ def test_claims_pass_and_fail_on_the_measured_values():
     assert not result["population_outliers"].passed
     assert result["neg_fraction"].passed and result["neg_mass"].passed
     assert math.isnan(result["slq_ritz"].measured)  # no validation table: not measured
+
+
+def _train_loss(bn: str, losses: list[float], steps: list[int]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "arch": "cnn",
+            "bn": bn,
+            "seed": 0,
+            "step": steps,
+            "quantity": "full_loss",
+            "value": losses,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("population", "measured", "passed"),
+    [
+        ([1.0, 0.5, 0.05], 4.0, True),  # reached at step 400: 400/100
+        ([1.0, 0.9, 0.5], 4.0, True),  # never reached: ≥ 400/100, a lower bound that decides
+    ],
+)
+def test_population_slower_uses_the_censored_lower_bound(population, measured, passed):
+    steps = [0, 100, 400]
+    train = pd.concat(
+        [
+            _train_loss("batch", [1.0, 0.05, 0.01], steps),
+            _train_loss("population", population, steps),
+        ]
+    )
+    claim = claims._population_slower("population_slower", "cnn", train, "default")
+    assert claim.measured == pytest.approx(measured) and claim.passed == passed
+    assert ("lower bound" in claim.description) == (population[-1] > claims.LOSS_TARGET)
+    # Censored below the threshold: inconclusive, so not passed.
+    short = train[train.step <= 100]
+    assert not claims._population_slower("population_slower", "cnn", short, "default").passed
+    # BN never reaches the target: no reference time, reported as not measured.
+    slow_bn = pd.concat([_train_loss("batch", [1.0, 0.5, 0.2], steps), train[train.bn != "batch"]])
+    reported = claims._population_slower("population_slower", "cnn", slow_bn, "default")
+    assert math.isnan(reported.measured) and "not measured" in reported.description
