@@ -361,3 +361,50 @@ def test_population_slower_uses_the_censored_lower_bound(population, measured, p
     slow_bn = pd.concat([_train_loss("batch", [1.0, 0.5, 0.2], steps), train[train.bn != "batch"]])
     reported = claims._population_slower("population_slower", "cnn", slow_bn, "default")
     assert math.isnan(reported.measured) and "not measured" in reported.description
+
+
+def test_the_default_cifar_path_trains_and_measures_three_channel_images(tmp_path, monkeypatch):
+    """The default scale's data path (CIFAR-10, 3 × 32 × 32 uint8, block-averaged to 16 × 16,
+    a ResNet with augmentation) end to end on random images standing in for the archive
+    (whose parsing tests/data/ covers): CIFAR-10 itself cannot be fetched in CI."""
+    import curvlab.data
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, (100, 3, 32, 32), dtype=np.uint8),
+        "y_train": np.arange(100, dtype=np.int64) % 10,
+    }
+    monkeypatch.setattr(curvlab.data, "load_dataset", lambda name, root, download: arrays)
+    x, y = exp.load_subset("cifar10", "unused", 40, 0, 16)
+    assert (
+        x.shape == (40, 3, 16, 16) and x.dtype == np.float32 and np.bincount(y).tolist() == [4] * 10
+    )
+    spec = exp.TrainSpec(
+        "cifar10", "unused", 40, "resnet8-w4", "population", 0.05, 6, [4], [0, 6],
+        str(tmp_path / "resnet"), image_size=16, batch=20, eval_every=2, augment=["crop", "flip"],
+    )  # fmt: skip
+    frame = exp.run_train(spec)
+    assert np.isfinite(frame["value"]).all()
+    curv = exp.run_curvature(
+        exp.CurvatureSpec(
+            "cifar10",
+            "unused",
+            40,
+            spec.arch,
+            spec.bn,
+            spec.eta,
+            spec.seed,
+            spec.checkpoint_dir,
+            [0, 6],
+            ["frozen"],
+            image_size=16,
+            batch=20,
+            hessian_batch=40,
+            lanczos_steps=10,
+            draws=1,
+            top_eigs=3,
+            ks=[1, 3],
+            cache=False,
+        )  # fmt: skip
+    )
+    assert set(curv["step"]) == {0, 6} and np.isfinite(curv["value"]).all()
