@@ -281,6 +281,14 @@ def read_table(path: str | os.PathLike[str], schema: TableSchema | None = None) 
     return frame
 
 
+def with_run_keys(frame: pd.DataFrame, keys: Mapping[str, Any]) -> pd.DataFrame:
+    """Put a run's key columns (one value each, in ``keys``' order) in front of its measured
+    columns, as the table schemas list them; returns ``frame``, changed in place."""
+    for i, (name, value) in enumerate(keys.items()):
+        frame.insert(i, name, value)
+    return frame
+
+
 def concat_tables(
     paths: Sequence[str | os.PathLike[str]], schema: TableSchema, out: str | os.PathLike[str]
 ) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from curvlab.data.synthetic import relu_teacher_regression
+from curvlab.io import with_run_keys
 from curvlab.runtime import derive_seed, numpy_rng
 from curvlab.theory.du import balanced_factor_sq_norm
 
@@ -244,11 +245,14 @@ def run_network(spec: NetworkSpec, device: str = "cpu") -> pd.DataFrame:
         ).dropna(subset=["value"]),
     ]
     frame = pd.concat(frames, ignore_index=True)
-    frame.insert(0, "seed", spec.seed)
-    frame.insert(0, "steps", spec.steps)
-    frame.insert(0, "eta", spec.eta)
-    frame.insert(0, "init", spec.init)
-    frame.insert(0, "experiment", spec.experiment)
+    keys = {
+        "experiment": spec.experiment,
+        "init": spec.init,
+        "eta": spec.eta,
+        "steps": spec.steps,
+        "seed": spec.seed,
+    }
+    frame = with_run_keys(frame, keys)
     frame["diverged"] = diverged_at is not None
     return frame
 
@@ -372,18 +376,16 @@ def _run_factorization(spec: FactorizationSpec) -> pd.DataFrame:
         }
     )
     frame = pd.concat([constants, frame], ignore_index=True).drop(columns="layer")
-    for name, value in reversed(
-        [
-            ("study", spec.study),
-            ("init", spec.init),
-            ("rank", spec.rank),
-            ("eta0", spec.eta0),
-            ("exponent", spec.exponent),
-            ("normalizer", spec.normalizer),
-            ("steps", spec.steps),
-            ("seed", spec.seed),
-        ]
-    ):
-        frame.insert(0, name, value)
+    keys = {
+        "study": spec.study,
+        "init": spec.init,
+        "rank": spec.rank,
+        "eta0": spec.eta0,
+        "exponent": spec.exponent,
+        "normalizer": spec.normalizer,
+        "steps": spec.steps,
+        "seed": spec.seed,
+    }
+    frame = with_run_keys(frame, keys)
     frame["diverged"] = diverged_at is not None
     return frame

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curvlab.io import with_run_keys
 from curvlab.runtime import derive_seed, numpy_rng
 
 log = logging.getLogger(__name__)
@@ -320,9 +321,7 @@ def run_train(spec: TrainSpec, device: str = "cpu") -> pd.DataFrame:
         "eta": spec.eta,
         "seed": spec.seed,
     }
-    for i, (name, value) in enumerate(keys.items()):
-        frame.insert(i, name, value)
-    return frame
+    return with_run_keys(frame, keys)
 
 
 # =========================================================================== curvature
@@ -429,9 +428,7 @@ def run_curvature(spec: CurvatureSpec, device: str = "cpu") -> pd.DataFrame:
             "seed": spec.seed,
             "step": step,
         }
-        for i, (name, value) in enumerate(keys.items()):
-            frame.insert(i, name, value)
-        frames.append(frame)
+        frames.append(with_run_keys(frame, keys))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -698,6 +695,4 @@ def run_validation(spec: ValidationSpec, device: str = "cpu") -> pd.DataFrame:
         "arch": arch,
         "seed": spec.seed,
     }
-    for i, (name, value) in enumerate(keys.items()):
-        frame.insert(i, name, value)
-    return frame
+    return with_run_keys(frame, keys)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from curvlab.data.synthetic import haar_orthogonal, linear_teacher_student
+from curvlab.io import with_run_keys
 from curvlab.models import deep_linear as dl
 from curvlab.optim.deep_linear import Rule, direction, step
 from curvlab.runtime import numpy_rng
@@ -359,19 +360,17 @@ def run_train(spec: TrainSpec) -> pd.DataFrame:
     for seed in spec.seeds:
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is recorded
             frame = _run_train(spec, seed)
-        for name, value in reversed(
-            [
-                ("run", spec.run),
-                ("structure", spec.structure),
-                ("alpha", spec.alpha),
-                ("eps", spec.eps),
-                ("clip", math.nan if spec.clip is None else float(spec.clip)),
-                ("eta", spec.eta),
-                ("horizon", spec.horizon),
-                ("seed", seed),
-            ]
-        ):
-            frame.insert(0, name, value)
+        keys = {
+            "run": spec.run,
+            "structure": spec.structure,
+            "alpha": spec.alpha,
+            "eps": spec.eps,
+            "clip": math.nan if spec.clip is None else float(spec.clip),
+            "eta": spec.eta,
+            "horizon": spec.horizon,
+            "seed": seed,
+        }
+        frame = with_run_keys(frame, keys)
         frame.insert(frame.columns.get_loc("step") + 1, "t", frame["step"] * spec.eta)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)

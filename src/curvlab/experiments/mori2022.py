@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from curvlab.data.synthetic import gaussian_regression
+from curvlab.io import with_run_keys
 from curvlab.runtime import derive_seed, numpy_rng
 from curvlab.theory import mori
 
@@ -58,9 +59,7 @@ def _progress(label: str, done: float, total: float, start: float, **values: flo
 
 def _long(rows: list[tuple], columns: tuple[str, ...], keys: dict[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(columns))
-    for i, (name, value) in enumerate(keys.items()):
-        frame.insert(i, name, value)
-    return frame
+    return with_run_keys(frame, keys)
 
 
 # =========================================================================== regression data
@@ -569,9 +568,7 @@ def run_first_passage(spec: FirstPassageSpec) -> pd.DataFrame:
         "max_steps": int(spec.max_steps),
         "seed": int(spec.seed),
     }
-    for i, (name, value) in enumerate(keys.items()):
-        frame.insert(i, name, value)
-    return frame
+    return with_run_keys(frame, keys)
 
 
 # =========================================================================== image data, nets
