@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task, check_image_size
+from curvlab.papers import Paper, Task
 from curvlab.sweeps import RESULTS, Job, num, seed_chunks
 from curvlab.tables import RUN_STATUS, STEP, VALUE
 
@@ -159,7 +159,6 @@ def _seeds(first: int, count: int) -> list[int]:
 
 def _data(config: dict[str, Any]) -> dict[str, Any]:
     d = config["jacot2020"]["data"]
-    check_image_size("jacot2020.data.image_size", "mnist", d["image_size"])
     return {
         "n_samples": d["n_samples"],
         "image_size": d["image_size"],
