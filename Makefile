@@ -1,6 +1,7 @@
 # curvlab — the two commands:
 #   make reports   create/reuse .venv, install, run the workflow at the default scale
-#   make test      create/reuse .venv (with test extras) and run every check CI runs
+#   make test      create/reuse .venv (with test extras), install the tests' Debian packages when
+#                  root (make system-deps), and run every check CI runs
 # Variables: CORES (default all), PYTHON (interpreter for the venv), TORCH (torch requirement).
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,7 +23,7 @@ ifneq ($(wildcard ../shared/datasets),)
 export CURVLAB_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: install reports test lint unit workflow-checks ci-run clean
+.PHONY: install system-deps reports test lint unit workflow-checks ci-run clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,10 +39,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's packages of the browser test (chromium chromium-driver) and the Slurm test (slurm-wlm
+# slurmdbd munge mariadb-server), installed once before pytest starts: left to the tests, the two
+# xdist groups ran apt-get at the same time and one failed on dpkg's lock. Installs only as root
+# with apt-get and only what is missing; otherwise it says why in one line and the tests skip.
+system-deps:
+	tests/system-deps.sh
+
 reports: install
 	$(SNAKEMAKE) --cores $(CORES) reports/all
 
-test: install lint unit workflow-checks ci-run
+test: install lint system-deps unit workflow-checks ci-run
 
 lint: install
 	$(BIN)/ruff check src tests
@@ -49,7 +57,9 @@ lint: install
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(BIN)/pre-commit run --all-files
 
-unit: install
+# system-deps is a prerequisite (not only listed in test) so that it also comes first under
+# make -j and when unit runs alone.
+unit: install system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
 workflow-checks: install

@@ -26,6 +26,9 @@ for _paper in PAPERS:
 include: "workflow/rules/report.smk"
 
 
+warn_oversized_jobs()
+
+
 rule all:
     default_target: True
     input:

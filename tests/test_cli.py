@@ -83,3 +83,95 @@ def test_help_lists_the_workflow_commands():
     result = curvlab("--help")
     for command in ("job", "concat", "plot", "claims", "report", "manifest", "data"):
         assert command in result.stdout
+
+
+def error_line(result: subprocess.CompletedProcess) -> str:
+    """The whole of stderr for a user mistake: one line, no traceback."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_concat_of_an_unknown_schema_names_the_known_ones(tmp_path):
+    out = tmp_path / "x.parquet"
+    result = curvlab("concat", "--schema", "du2018.netwrok", "--out", str(out))
+    line = error_line(result)
+    assert line.startswith("curvlab concat: error: unknown table schema 'du2018.netwrok'; known: ")
+    assert "claims" in line and "du2018.network" in line
+    assert not out.exists()
+
+
+def test_claims_of_a_table_with_an_unknown_schema_give_one_line(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "odd.parquet"
+    pq.write_table(
+        pa.table({"x": [1]}).replace_schema_metadata({"curvlab.schema": "du2018.odd"}), table
+    )
+    result = curvlab(
+        "claims", "du2018", "--scale", "ci", "--out", str(tmp_path / "c.parquet"), str(table)
+    )
+    assert error_line(result).startswith("curvlab claims: error: unknown table schema 'du2018.odd'")
+
+
+def test_concat_without_inputs_writes_an_empty_table(tmp_path):
+    """Kept on purpose: a study switched off in the config (``enabled: false``) has no jobs, and
+    its aggregate rule concatenates zero tables into an empty one whose claims read "not
+    measured"."""
+    out = tmp_path / "x.parquet"
+    result = curvlab("concat", "--schema", "du2018.network", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    frame = read_table(out, DU2018_NETWORK)
+    assert frame.empty and list(frame.columns) == DU2018_NETWORK.names
+
+
+def _report_inputs(tmp_path) -> list[str]:
+    """Claims (an empty table) and one paper's manifest without figures: enough for a page."""
+    claims = tmp_path / "claims.parquet"
+    assert curvlab("concat", "--schema", "claims", "--out", str(claims)).returncode == 0
+    manifest = tmp_path / "figures.json"
+    manifest.write_text(json.dumps({"paper": "du2018", "title": "Du", "figures": []}))
+    return ["--claims", str(claims), "--out", str(tmp_path / "index.html"), str(manifest)]
+
+
+def test_report_reads_the_config_from_a_file(tmp_path):
+    """The config goes in a file: as one argument it would hit Linux's 128 KiB cap."""
+    from curvlab.io import config_hash
+
+    config = {"preset": "ci", "padding": "x" * 200_000}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    result = curvlab("report", "--config-file", str(path), *_report_inputs(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "index.html").read_text()
+    assert f"config {config_hash(config)} (preset ci)" in page
+
+
+def test_report_config_file_that_is_not_json_gives_one_line(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("preset: ci\n")
+    result = curvlab("report", "--config-file", str(path), *_report_inputs(tmp_path))
+    assert error_line(result).startswith(f"curvlab report: error: {path}: not a JSON object")
+
+
+def test_check_config_names_the_file_and_line_snakemake_cannot(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    schema = os.path.join(root, "workflow", "schemas", "config.schema.yaml")
+    base = os.path.join(root, "config.yaml")
+    good = curvlab(
+        "check-config", base, os.path.join(root, "presets", "ci.yaml"), "--schema", schema
+    )
+    assert good.returncode == 0 and "valid; preset ci" in good.stdout
+    broken = tmp_path / "overlay.yaml"
+    broken.write_text("du2018:\n  network: {steps: 3\n")
+    line = error_line(curvlab("check-config", base, str(broken), "--schema", schema))
+    assert line.startswith(
+        f"curvlab check-config: error: {broken}, line 3, column 1: not valid YAML"
+    )
+    broken.write_text("# all commented out\n")
+    assert "empty or holds only comments" in error_line(
+        curvlab("check-config", base, str(broken), "--schema", schema)
+    )

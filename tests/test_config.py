@@ -81,6 +81,57 @@ def test_all_problems_are_reported_at_once():
         validate_config({"device": "tpu", "du2018": {"network": {"steps": 0}}}, SCHEMA)
 
 
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        (
+            {"du2018": {"network": {"steps": 3000.0}}},
+            r"du2018\.network\.steps: got 3000\.0; allowed: integer >= 1\..*Write 3000, not 3000\.0",
+        ),
+        (
+            {"du2018": {"model": {"n_samples": 200.0}}},
+            r"du2018\.model\.n_samples: got 200\.0; allowed: integer",
+        ),
+        (
+            {"du2018": {"network": {"seeds": [True]}}},
+            r"seeds\[0\]: got True; allowed: integer >= 0\. true/false are booleans",
+        ),
+        (
+            {"du2018": {"network": {"etas": ["1e-1"]}}},
+            r"etas\[0\]: got '1e-1'; allowed: number > 0\. YAML reads '1e-1' as text, not a "
+            r"number: write 0\.1",
+        ),
+        (
+            {"papers": ["du2018", "nature2030", 3]},
+            r"(?s)2 problem\(s\).*papers\[1\]: got 'nature2030'; allowed: one of 'du2018'.*"
+            r"papers\[2\]: got 3",
+        ),
+    ],
+)
+def test_yaml_typing_surprises_are_refused_and_explained(overlay, expected):
+    """A whole-number float or a bool is not an integer (it would reach result paths as
+    steps~3000.0); YAML's 1e-1 is a string. Nothing is coerced."""
+    base = load_config([ROOT / "config.yaml"], SCHEMA)
+    with pytest.raises(ConfigError, match=expected):
+        validate_config(merge(base, overlay), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", r"empty or holds only comments"),
+        ("# nothing here\n", r"empty or holds only comments"),
+        ("du2018:\n  network: {steps: 3\n", r"line 3, column 1: not valid YAML"),
+        ("- a\n- b\n", r"the top level must be a mapping of keys, got list"),
+    ],
+)
+def test_unreadable_overlays_name_the_file_and_line(tmp_path, text, expected):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(text)
+    with pytest.raises(ConfigError, match=rf"{overlay}.*{expected}"):
+        load_config([ROOT / "config.yaml", overlay], SCHEMA)
+
+
 def test_merge_is_recursive_and_lists_replace():
     merged = merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}})
     assert merged == {"a": {"b": 1, "c": [3]}, "d": 1}
@@ -96,7 +147,7 @@ def test_papers_selects_the_plugins_a_run_includes():
     assert {job.task.split("-")[0] for job in sweeps.all_jobs(only).values()} == {"du2018"}
     with pytest.raises(
         ConfigError,
-        match=r"papers: got \['nature2030'\]; allowed: one of 'all' or a list, each item one of 'du2018'",
+        match=r"papers\[0\]: got 'nature2030'; allowed: one of 'du2018'",
     ):
         validate_config(merge(base, {"papers": ["nature2030"]}), SCHEMA)
     unimplemented = [key for key in ("jacot2020", "ghorbani2019", "mori2022") if key not in PAPERS]

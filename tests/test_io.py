@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import threading
+import time
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curvlab import io as io_module
 from curvlab.io import (
     Column,
     SchemaError,
@@ -15,6 +21,7 @@ from curvlab.io import (
     atomic_path,
     concat_tables,
     config_hash,
+    exclusive_lock,
     provenance,
     read_provenance,
     read_table,
@@ -120,3 +127,69 @@ def test_concat_keeps_each_inputs_provenance(tmp_path):
 def test_config_hash_ignores_key_order():
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_atomic_path_keeps_a_live_writers_partial(tmp_path):
+    """A second writer of the same file must not delete the first one's partial mid-write."""
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as first:
+        first.write_text("first")
+        with atomic_path(target) as second:
+            second.write_text("second")
+        assert first.read_text() == "first"
+    assert target.read_text() == "first"  # the last writer to finish wins
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_atomic_path_starts_over_if_its_partial_is_taken_before_it_is_locked(tmp_path, monkeypatch):
+    """Another writer's cleanup may remove a partial between its creation and its lock."""
+    real_mkstemp, made = tempfile.mkstemp, []
+
+    def mkstemp_then_lose_it(**kwargs):
+        fd, name = real_mkstemp(**kwargs)
+        made.append(name)
+        if len(made) == 1:
+            os.unlink(name)  # as the cleanup of a concurrent writer would
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_lose_it)
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert len(made) == 2 and str(tmp) == made[1]
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_exclusive_lock_admits_one_holder_at_a_time_and_leaves_no_file(tmp_path):
+    target = tmp_path / "cache.npz"
+    guard, holders, most = threading.Lock(), [0], [0]
+
+    def hold() -> None:
+        with exclusive_lock(target):
+            with guard:
+                holders[0] += 1
+                most[0] = max(most[0], holders[0])
+            time.sleep(0.05)
+            with guard:
+                holders[0] -= 1
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_fcntl_writes_still_work_and_leftovers_are_kept(tmp_path, monkeypatch):
+    """Where nothing can be locked, a partial might be a live writer's, so none is removed."""
+    monkeypatch.setattr(io_module, "fcntl", None)
+    target = tmp_path / "out.txt"
+    leftover = tmp_path / ".out.txt.abc123.partial"
+    leftover.write_text("half")
+    with exclusive_lock(target), atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [leftover.name, "out.txt"]

@@ -1,14 +1,12 @@
 """reports/index.html in a real headless browser: it opens from disk, every image loads, no
 console errors, every paper has a section with figures and claims, and a provenance line.
 
-Uses Debian's chromium and chromium-driver (installed here when missing and possible) through
-Selenium. The page is the one the workflow tests' micro run writes.
+Uses Debian's chromium and chromium-driver (`make system-deps`; installed here when missing and
+possible) through Selenium. The page is the one the workflow tests' micro run writes.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,22 +16,23 @@ from wfutil import MICRO, make_copy, snakemake
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("browser")]
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SYSTEM_DEPS = Path(__file__).resolve().parent / "system-deps.sh"
 
 
 def _browser_available() -> str | None:
+    """Why the browser cannot run here, or None.
+
+    `make system-deps` installs chromium before pytest starts; run on its own, the test asks the
+    same installer (tests/system-deps.sh), which serializes every apt-get of the tests, so that
+    this install cannot collide with the Slurm test's in the other xdist group.
+    """
     if Path(CHROMIUM).exists() and Path(DRIVER).exists():
         return None
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "chromium is not installed and cannot be installed here (needs root and apt-get)"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
-    result = subprocess.run(
-        [*install, "chromium", "chromium-driver"], env=env, capture_output=True, timeout=900
-    )
-    if result.returncode != 0:  # stale package lists on a fresh machine
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        subprocess.run([*install, "chromium", "chromium-driver"], env=env, timeout=900)
-    return None if Path(DRIVER).exists() else "installing chromium failed"
+    deps = subprocess.run([SYSTEM_DEPS, "browser"], capture_output=True, text=True, timeout=1800)
+    if Path(CHROMIUM).exists() and Path(DRIVER).exists():
+        return None
+    said = [line for line in (deps.stdout + deps.stderr).splitlines() if "system-deps:" in line]
+    return "chromium is not installed: " + " / ".join(said or [f"exit status {deps.returncode}"])
 
 
 @pytest.fixture(scope="module")

@@ -24,15 +24,27 @@ pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 # The ci preset's du2018 section, run as the only paper.
 OVERLAY = {"preset": "ci", "papers": ["du2018"]}
 TARGETS = ("results/du2018/network.parquet", "results/du2018/factorization.parquet")
+SYSTEM_DEPS = ROOT / "tests" / "system-deps.sh"
+
+
+def _slurm_installed() -> bool:
+    return bool(shutil.which("slurmctld")) or Path("/usr/sbin/slurmctld").exists()
 
 
 def _can_run_slurm() -> str | None:
-    """Why a local cluster cannot be started here, or None."""
-    if shutil.which("slurmctld") or Path("/usr/sbin/slurmctld").exists():
+    """Why a local cluster cannot be started here, or None.
+
+    `make system-deps` installs Slurm before pytest starts; run on its own, the test asks the same
+    installer (tests/system-deps.sh), which serializes every apt-get of the tests, so that this
+    install cannot collide with the browser test's in the other xdist group.
+    """
+    if _slurm_installed():
         return None
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "Slurm is not installed and cannot be installed here (needs root and apt-get)"
-    return None
+    deps = subprocess.run([SYSTEM_DEPS, "slurm"], capture_output=True, text=True, timeout=1800)
+    if _slurm_installed():
+        return None
+    said = [line for line in (deps.stdout + deps.stderr).splitlines() if "system-deps:" in line]
+    return "Slurm is not installed: " + " / ".join(said or [f"exit status {deps.returncode}"])
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,12 @@
 Workflow commands (each writes its outputs atomically):
 
 * ``curvlab job TASK --spec JSON --out FILE`` — run one experiment job (see :mod:`curvlab.jobs`).
-* ``curvlab concat --schema NAME --out FILE INPUT...`` — aggregate per-run tables.
+* ``curvlab concat --schema NAME --out FILE INPUT...`` — aggregate per-run tables (no INPUT:
+  an empty table, what the aggregate rule of a study switched off in the config writes).
 * ``curvlab plot PAPER --outdir DIR --scale NAME TABLE...`` — a paper's figures + captions.
 * ``curvlab claims PAPER --scale NAME --out FILE TABLE...`` — a paper's claims table.
 * ``curvlab claims-merge --parquet FILE --markdown FILE INPUT...`` — all papers' claims.
-* ``curvlab report --claims FILE --out FILE --config-json JSON MANIFEST...`` — index.html.
+* ``curvlab report --claims FILE --out FILE --config-file JSON MANIFEST...`` — index.html.
 * ``curvlab manifest --out FILE INPUT...`` — reports/all, the list of every deliverable.
 * ``curvlab data prepare NAME`` — fetch, verify and cache a dataset.
 
@@ -17,16 +18,57 @@ Curvature tools for any model (see :mod:`curvlab.curvature_cli`):
 * ``curvlab moments --model MODULE:FUNCTION --max-k 4 --probes P --seed S --out FILE.parquet``
 * ``curvlab topk --model MODULE:FUNCTION --k K --out FILE.parquet``
 
-Heavy imports happen inside each command, so ``curvlab --help`` is instant.
+Heavy imports happen inside each command, so ``curvlab --help`` is instant. A mistake of the
+user's (a bad argument, spec, config, model or path) ends in one line, ``curvlab COMMAND: error:
+MESSAGE``, exit status 1 (2 for argparse's own checks); ``curvlab --debug`` shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from curvlab.io import TableSchema
+
+
+class UsageError(ValueError):
+    """A request on the command line that cannot be carried out as given: the user's to fix."""
+
+
+def _schema(name: str) -> TableSchema:
+    """The table schema called ``name``, or a UsageError listing the names that exist (a typo
+    in ``--schema`` or in a table's metadata would otherwise be a KeyError traceback)."""
+    from curvlab.papers import PAPERS
+    from curvlab.tables import CORE, get
+
+    try:
+        return get(name)
+    except KeyError:
+        known = [*CORE, *(s.name for paper in PAPERS.values() for s in paper.schemas)]
+        raise UsageError(
+            f"unknown table schema {name!r}; known: {', '.join(sorted(known))}"
+        ) from None
+
+
+def _check_out(path: Path) -> None:
+    """Refuse an unusable ``--out`` before any work, naming it as the user wrote it: the
+    atomic writer would fail only at the end, naming its hidden ``.partial`` sibling."""
+    if path.is_dir():
+        raise UsageError(f"--out {path}: is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(
+            f"--out {path}: cannot create its directory {err.filename} ({err.strerror})"
+        ) from err
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: its directory {path.parent} is not writable")
 
 
 def _cmd_job(args: argparse.Namespace) -> None:
@@ -38,9 +80,8 @@ def _cmd_job(args: argparse.Namespace) -> None:
 
 def _cmd_concat(args: argparse.Namespace) -> None:
     from curvlab.io import concat_tables
-    from curvlab.tables import get
 
-    concat_tables(args.inputs, get(args.schema), args.out)
+    concat_tables(args.inputs, _schema(args.schema), args.out)
 
 
 def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
@@ -48,14 +89,13 @@ def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
     import pyarrow.parquet as pq
 
     from curvlab.io import read_table
-    from curvlab.tables import get
 
     frames = {}
     for path in tables:
         name = (pq.read_schema(path).metadata or {}).get(b"curvlab.schema", b"").decode()
         if not name.startswith(paper + "."):
-            raise SystemExit(f"{path}: table {name!r} does not belong to paper {paper!r}")
-        frames[name] = read_table(path, get(name))
+            raise UsageError(f"{path}: table {name!r} does not belong to paper {paper!r}")
+        frames[name] = read_table(path, _schema(name))
     return frames
 
 
@@ -95,9 +135,9 @@ def _cmd_claims_merge(args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
-    from curvlab.report import build_report
+    from curvlab.report import build_report, read_config
 
-    config = json.loads(args.config_json) if args.config_json else None
+    config = read_config(args.config_file) if args.config_file else None
     build_report(
         args.claims,
         args.manifests,
@@ -113,6 +153,25 @@ def _cmd_manifest(args: argparse.Namespace) -> None:
     from curvlab.report import write_deliverables_manifest
 
     write_deliverables_manifest(args.inputs, args.out)
+
+
+def _cmd_check_config(args: argparse.Namespace) -> None:
+    import psutil
+
+    from curvlab.config import load_config
+    from curvlab.footprint import oversized
+    from curvlab.papers import TASKS
+    from curvlab.sweeps import all_jobs
+
+    config = load_config(args.files, args.schema)
+    jobs = all_jobs(config)  # the plug-ins' planning checks (e.g. image sizes)
+    estimators = {name: t.memory for name, t in TASKS.items() if t.memory is not None}
+    for warning in oversized(jobs, estimators, {}, psutil.virtual_memory().total / 2**20):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"{' + '.join(map(str, args.files))}: valid; preset {config['preset']}, "
+        f"{len(jobs)} experiment jobs"
+    )
 
 
 def _cmd_data(args: argparse.Namespace) -> None:
@@ -135,22 +194,28 @@ def _cmd_curvature(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curvlab", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error instead of its one-line message",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("job", help="run one experiment job and write its Parquet table")
+    from curvlab.curvature_cli import add_arguments, positive_int
     from curvlab.papers import PAPERS, TASKS
 
     p.add_argument("task", choices=sorted(TASKS))
     p.add_argument("--spec", required=True, help="the job's parameters as a JSON object")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=_cmd_job)
 
     p = sub.add_parser("concat", help="concatenate per-run tables of one schema")
     p.add_argument("--schema", required=True)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("inputs", nargs="*", type=Path)
+    p.add_argument("inputs", nargs="*", type=Path, help="per-run tables (none: an empty table)")
     p.set_defaults(func=_cmd_concat)
 
     for name, func, text in (
@@ -176,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the self-contained HTML report")
     p.add_argument("--claims", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--config-json", help="the resolved workflow config, as JSON")
+    p.add_argument("--config-file", type=Path, help="JSON file of the resolved workflow config")
     p.add_argument(
         "--tables",
         nargs="*",
@@ -194,8 +259,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", type=Path)
     p.set_defaults(func=_cmd_manifest)
 
-    from curvlab.curvature_cli import add_arguments
-
     for name, text in (
         ("slq", "spectral density by stochastic Lanczos quadrature: columns draw, node, weight"),
         ("moments", "Hutchinson estimates of Tr(A^k): columns k, estimate, stderr"),
@@ -204,6 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         add_arguments(p, name)
         p.set_defaults(func=_cmd_curvature)
+
+    p = sub.add_parser(
+        "check-config",
+        help="validate config files as the workflow merges them, naming file and line of errors",
+        description=(
+            "Merge the files left to right (as snakemake does with config.yaml and "
+            "--configfile) and validate the result. Unlike snakemake's own message, a YAML "
+            "syntax error or an empty file is reported with its file and line."
+        ),
+    )
+    p.add_argument("files", nargs="+", type=Path, help="e.g. config.yaml presets/ci.yaml")
+    p.add_argument("--schema", type=Path, default=Path("workflow/schemas/config.schema.yaml"))
+    p.set_defaults(func=_cmd_check_config)
 
     p = sub.add_parser("data", help="datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)
@@ -217,20 +293,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    """Failures that are the user's to fix: one clear line each, no traceback."""
+    """Failures that are the user's to fix: one clear line each, no traceback.
+
+    The curvature errors count only once :mod:`curvlab.curvature` is loaded (nothing else can
+    raise them): importing it here would load torch, seconds spent to print one line.
+    """
     from curvlab.config import ConfigError
     from curvlab.data import DataError, UnknownDatasetError
     from curvlab.io import SchemaError
     from curvlab.jobs import SpecError
 
-    return (ConfigError, DataError, UnknownDatasetError, SchemaError, SpecError, FileNotFoundError)
+    errors = (ConfigError, DataError, UnknownDatasetError, SchemaError, SpecError, UsageError)
+    curvature = sys.modules.get("curvlab.curvature")
+    if curvature is not None:
+        errors += (curvature.CurvatureInputError, curvature.NonDeterministicError)
+    return (*errors, FileNotFoundError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "out", None) is not None:
+            _check_out(args.out)
         args.func(args)
     except _expected_errors() as err:
+        if args.debug:
+            raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"curvlab {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -4,6 +4,10 @@ The JSON Schema (``workflow/schemas/config.schema.yaml``) is the single descript
 Validation fills in defaults (recursively: every object in the schema has a default, so a
 missing section is created and then filled) and turns jsonschema's errors into one message per
 problem that names the key, what was found and what is allowed.
+
+Where the schema says ``integer``, only integers pass: ``3000.0`` and ``true`` are refused (plain
+JSON Schema counts a whole-number float as an integer, which would put ``steps~3000.0`` into
+result paths and fail later, inside jobs). Nothing is coerced: what a file says is what runs.
 """
 
 from __future__ import annotations
@@ -33,8 +37,21 @@ def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+    """A YAML mapping from ``path``; a syntax error, an empty file or a non-mapping top level
+    raises :class:`ConfigError` naming the file (and the line, where YAML knows it)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+    if data is None:
+        raise ConfigError(
+            f"{path}: the file is empty or holds only comments; a config file is a mapping of "
+            "keys, e.g. `papers: [du2018]`"
+        )
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: the top level must be a mapping of keys, got {type(data).__name__}"
@@ -93,8 +110,14 @@ def load_config(paths: Iterable[str | Path], schema_path: str | Path) -> dict[st
     return validate_config(config, schema_path)
 
 
+def _is_strict_integer(checker: Any, instance: Any) -> bool:
+    """``integer`` means a Python int: not a whole-number float (3000.0), not a bool."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def _with_defaults(cls: type[jsonschema.protocols.Validator]) -> type:
-    """A validator class that inserts each missing property's ``default`` before checking it."""
+    """A validator class that inserts each missing property's ``default`` before checking it,
+    and whose ``integer`` type admits ints only."""
     validate_properties = cls.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -104,7 +127,11 @@ def _with_defaults(cls: type[jsonschema.protocols.Validator]) -> type:
                     instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+    return jsonschema.validators.extend(
+        cls,
+        {"properties": set_defaults},
+        type_checker=cls.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+    )
 
 
 def _key(path: Iterable[Any]) -> str:
@@ -141,6 +168,44 @@ def _allowed(schema: Mapping[str, Any]) -> str:
     return " ".join(parts) or "see the schema"
 
 
+def _hint(instance: Any, schema: Mapping[str, Any]) -> str:
+    """Why a value that looks right was refused: YAML typing surprises."""
+    if isinstance(instance, bool):
+        return "true/false are booleans, not numbers"
+    if isinstance(instance, float) and instance.is_integer() and "integer" in _allowed(schema):
+        return f"Write {int(instance)}, not {instance!r}: this key takes a whole number"
+    if isinstance(instance, str):
+        try:
+            number = float(instance)
+        except ValueError:
+            return ""
+        return (
+            f"YAML reads {instance!r} as text, not a number: write {number!r} (exponent "
+            "notation needs a decimal point and a signed exponent, e.g. 1.0e-1)"
+        )
+    return ""
+
+
+def _branch_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """For an ``anyOf``/``oneOf`` failure, the errors of the alternative the value was meant
+    for (the one whose type it has), so a bad list item is named instead of the whole list."""
+    branches: dict[int, list[jsonschema.ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.schema_path[0], []).append(sub)
+    meant = [
+        subs
+        for subs in branches.values()
+        if not any(s.validator in ("type", "enum", "const") and not s.path for s in subs)
+    ]
+    return meant[0] if len(meant) == 1 else []
+
+
+def _problems(error: jsonschema.ValidationError) -> list[str]:
+    """One line per problem: a failed alternative is explained by its own item errors."""
+    inner = _branch_errors(error) if error.validator in ("anyOf", "oneOf") else []
+    return [line for e in inner for line in _problems(e)] if inner else [_describe(error)]
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     key = _key(error.absolute_path)
     if error.validator == "additionalProperties":
@@ -157,9 +222,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if len(found) > 80:
         found = found[:77] + "..."
     text = f"{key}: got {found}; allowed: {_allowed(error.schema)}"
-    if error.validator not in ("type", "enum"):
+    if error.validator not in ("type", "enum", "anyOf"):
         text += f" ({error.message})"
-    return text + (f". {description}" if description else "")
+    notes = [n for n in (description, _hint(error.instance, error.schema)) if n]
+    return ". ".join([text, *(n.rstrip(".") for n in notes)]) + ("." if notes else "")
 
 
 def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[str, Any]:
@@ -171,9 +237,10 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
         validator_cls(schema).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))
     )
     if errors:
-        lines = "\n".join(f"  - {_describe(e)}" for e in errors)
+        problems = list(dict.fromkeys(line for e in errors for line in _problems(e)))
+        lines = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(
-            f"invalid configuration ({len(errors)} problem(s)):\n{lines}\n"
+            f"invalid configuration ({len(problems)} problem(s)):\n{lines}\n"
             "Fix these keys in config.yaml or in the file given with --configfile; every key is "
             f"documented in {schema_path}."
         )

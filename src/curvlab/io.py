@@ -35,6 +35,11 @@ import pyarrow.parquet as pq
 
 from curvlab import __version__
 
+try:
+    import fcntl
+except ImportError:  # Windows: see atomic_path and exclusive_lock
+    fcntl = None  # type: ignore[assignment]
+
 PROVENANCE_KEY = b"curvlab.provenance"
 SCHEMA_KEY = b"curvlab.schema"
 
@@ -133,26 +138,85 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+def _lock(fd: int, *, wait: bool) -> bool:
+    """Take an exclusive ``flock`` on ``fd``; False if ``wait`` is off and another holds one.
+
+    ``flock`` locks belong to the open file and vanish when its holder dies, so a held lock is
+    how a live writer is told from a dead one. Without :mod:`fcntl` every call succeeds.
+    """
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd``.
+
+    A lock on a file that was unlinked (or replaced) meanwhile guards nothing, so whoever takes
+    a lock checks this and starts over with a fresh file if it fails.
+    """
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
 def _stale_partials(path: Path) -> list[Path]:
     return list(path.parent.glob(f".{path.name}.*.partial"))
+
+
+def _remove_if_dead(partial: Path) -> None:
+    """Delete ``partial`` if no live writer holds its lock (its writer was killed)."""
+    if fcntl is None:
+        return  # a dead writer's partial cannot be told from a live one's: keep them all
+    try:
+        fd = os.open(partial, os.O_RDWR)  # write access: NFS emulates flock with write locks
+    except OSError:
+        return  # already renamed or removed, or not ours to remove
+    try:
+        if _lock(fd, wait=False) and _names(partial, fd):
+            partial.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def _new_partial(target: Path) -> tuple[int, Path]:
+    """A fresh partial next to ``target`` and an open descriptor that holds its lock."""
+    while True:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        partial = Path(name)
+        _lock(fd, wait=True)
+        if _names(partial, fd):
+            return fd, partial
+        os.close(fd)  # another writer took it for a dead one before it was locked
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
 
-    Leftovers of an earlier writer that was killed (hidden ``.partial`` siblings) are removed
-    first, so an interrupted run leaves nothing behind once the job is rerun.
+    The temporary file is a hidden ``.<name>.<random>.partial`` sibling, locked (``flock``) by
+    this process until it is renamed or removed. Before writing, partials of earlier writers are
+    removed if their lock can be taken, i.e. their writer was killed, so an interrupted run leaves
+    nothing behind once the job is rerun, while concurrent writers of the same file (jobs
+    rebuilding a shared cache) keep theirs; the last one to finish wins. A lock, not a pid in the
+    name, because it also works for writers on other hosts of a shared filesystem. The block must
+    write the yielded path in place (open, truncate, write), not rename another file onto it.
+    Without :mod:`fcntl` (Windows) nothing is locked and leftovers are kept.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in _stale_partials(target):
-        stale.unlink(missing_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared like any output
+        _remove_if_dead(stale)
+    fd, tmp = _new_partial(target)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared like any output
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -160,6 +224,36 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)  # releases the lock, after the rename
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the lock of ``path`` (a hidden ``.<name>.lock`` sibling) for the block.
+
+    For work that only one process should do at a time, such as rebuilding a shared cache; the
+    others wait, then should check whether it is still needed. The lock file is removed on
+    release, so it exists only while someone holds or waits for it. Without :mod:`fcntl`
+    (Windows) the block runs unlocked.
+    """
+    target = Path(path)
+    if fcntl is None:
+        yield
+        return
+    lock = target.parent / f".{target.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        _lock(fd, wait=True)
+        if _names(lock, fd):
+            break
+        os.close(fd)  # its previous holder removed it while this process waited
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

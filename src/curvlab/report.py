@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import pandas as pd
 
 from curvlab import __version__
 from curvlab.claims import format_value, summary, verdict
+from curvlab.config import ConfigError
 from curvlab.io import (
     config_hash,
     git_state,
@@ -164,6 +166,21 @@ def _runtime_section(frame: pd.DataFrame) -> str:
         "<th>CPU total [s]</th><th>peak RSS [MB]</th></tr></thead><tbody>"
         f"{rows}</tbody></table>"
     )
+
+
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The resolved workflow config that the ``report_config`` rule wrote as JSON.
+
+    A file rather than a command-line argument: Linux caps one argument at 128 KiB, and the
+    config grows with every paper. A file that is not a JSON object is a ConfigError naming it.
+    """
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not a JSON object ({err})") from err
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: not a JSON object (a {type(config).__name__})")
+    return config
 
 
 def build_report(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
+import os
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
 from curvlab.data import DataError, md5sum, raw_path, resolve_archive
+from curvlab.data import fetch as fetch_module
 from curvlab.data.fetch import ENV_MIRROR
 
 LABELS = "train-labels-idx1-ubyte.gz"
@@ -191,3 +195,76 @@ def test_corrupt_own_copy_is_replaced_by_a_download(tiny_idx, http_server, tmp_p
     local.write_bytes(b"half a file")
     assert resolve_archive(_served_spec(tiny_idx, (f"{base}/",)), LABELS, root=root) == local
     assert local.read_bytes() == body
+
+
+# --------------------------------------------------------------------------- unreadable files
+
+
+def _deny_reading(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
+    """Make reading ``denied`` fail with EACCES; ``chmod 000`` does not stop root, who runs CI."""
+    real_md5sum = fetch_module.md5sum
+
+    def md5sum_or_deny(path: str | os.PathLike[str]) -> str:
+        if Path(path) == denied:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_md5sum(path)
+
+    monkeypatch.setattr(fetch_module, "md5sum", md5sum_or_deny)
+
+
+def test_unreadable_mirror_file_is_skipped_for_the_next_place(
+    tiny_idx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    denied = tiny_idx.mirror / "tiny" / LABELS
+    flat = tiny_idx.mirror / LABELS
+    shutil.copyfile(denied, flat)
+    _deny_reading(monkeypatch, denied)
+    found = resolve_archive(
+        tiny_idx.spec, LABELS, root=tmp_path / "root", mirror=tiny_idx.mirror, download=False
+    )
+    assert found == flat
+
+
+def test_unreadable_mirror_file_is_named_in_the_one_error(
+    tiny_idx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    denied = tiny_idx.mirror / "tiny" / LABELS
+    _deny_reading(monkeypatch, denied)
+    with pytest.raises(DataError) as err:
+        resolve_archive(
+            tiny_idx.spec, LABELS, root=tmp_path / "root", mirror=tiny_idx.mirror, download=False
+        )
+    message = str(err.value)
+    assert f"{denied}: unreadable: permission denied" in message
+    assert f"{tiny_idx.mirror / LABELS}: absent" in message  # the places after it were tried
+    assert "download: disabled" in message
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads files whatever their mode"
+)
+def test_mirror_file_without_read_permission(tiny_idx, tmp_path: Path) -> None:
+    denied = tiny_idx.mirror / "tiny" / LABELS
+    denied.chmod(0)
+    try:
+        with pytest.raises(DataError, match=f"{denied}: unreadable: permission denied"):
+            resolve_archive(
+                tiny_idx.spec,
+                LABELS,
+                root=tmp_path / "root",
+                mirror=tiny_idx.mirror,
+                download=False,
+            )
+    finally:
+        denied.chmod(0o644)
+
+
+def test_directory_in_place_of_a_mirror_file(tiny_idx, tmp_path: Path) -> None:
+    odd = tiny_idx.mirror / "tiny" / LABELS
+    odd.unlink()
+    odd.mkdir()
+    with pytest.raises(DataError) as err:
+        resolve_archive(
+            tiny_idx.spec, LABELS, root=tmp_path / "root", mirror=tiny_idx.mirror, download=False
+        )
+    assert f"{odd}: unreadable: is a directory" in str(err.value)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,33 @@ import pytest
 
 from curvlab.data import DataError, cache_path, load_dataset, write_idx
 from curvlab.data import prepare as prepare_module
+
+
+def _rebuild_in_child(
+    spec, root: Path, mirror: Path, barrier, results, write_delay_s: float = 0.3
+) -> None:
+    """One job of the race: load ``spec`` as soon as all jobs are ready, with a slow cache write
+    (so the writers overlap), and report (rebuilt?, arrays or error) on ``results``."""
+    real_parse, real_savez = prepare_module._parse_archives, np.savez
+    parsed = []
+
+    def parse(*args, **kwargs):
+        parsed.append(True)
+        return real_parse(*args, **kwargs)
+
+    def slow_savez(*args, **kwargs):
+        time.sleep(write_delay_s)
+        real_savez(*args, **kwargs)
+
+    prepare_module._parse_archives = parse
+    np.savez = slow_savez
+    barrier.wait()
+    try:
+        arrays = load_dataset(spec, root=root, mirror=mirror, download=False)
+    except BaseException as err:  # reported to the parent, which fails the test with it
+        results.put((bool(parsed), f"{type(err).__name__}: {err}"))
+    else:
+        results.put((bool(parsed), arrays))
 
 
 def _forbid_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,6 +97,37 @@ def test_unreadable_cache_is_rebuilt(tiny_idx, tmp_path: Path) -> None:
         assert rebuilt["x_test"].shape == (6, 4, 4)
 
 
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork to start the jobs"
+)
+def test_concurrent_rebuilds_of_a_corrupt_cache(tiny_idx, tmp_path: Path, list_files) -> None:
+    """Three jobs find the same corrupt cache at once: one rebuilds it, the others load it."""
+    root = tmp_path / "root"
+    cache = cache_path(tiny_idx.spec, root=root)
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"PK\x03\x04 this is no zip archive")
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(3), context.Queue()
+    jobs = [
+        context.Process(
+            target=_rebuild_in_child, args=(tiny_idx.spec, root, tiny_idx.mirror, barrier, results)
+        )
+        for _ in range(3)
+    ]
+    for job in jobs:
+        job.start()
+    outcomes = [results.get(timeout=60) for _ in jobs]
+    for job in jobs:
+        job.join(timeout=60)
+    errors = [found for _, found in outcomes if isinstance(found, str)]
+    assert errors == []
+    assert sum(rebuilt for rebuilt, _ in outcomes) == 1
+    for _, arrays in outcomes:
+        for key, expected in tiny_idx.arrays.items():
+            np.testing.assert_array_equal(arrays[key], expected)
+    assert list_files(root) == [cache]  # no partial or lock file left behind
+
+
 def test_all_missing_archives_in_one_error(tiny_idx, tmp_path: Path, list_files) -> None:
     for filename in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (tiny_idx.mirror / "tiny" / filename).unlink()
@@ -75,11 +135,22 @@ def test_all_missing_archives_in_one_error(tiny_idx, tmp_path: Path, list_files)
     with pytest.raises(DataError) as err:
         load_dataset(tiny_idx.spec, root=root, mirror=tiny_idx.mirror, download=False)
     message = str(err.value)
-    assert message.startswith("tiny: 2 of 4 archive(s) not found.")
+    assert message.startswith("tiny: no valid copy of 2 of 4 archive(s).")
     assert "no valid copy of train-images-idx3-ubyte.gz" in message
     assert "no valid copy of t10k-labels-idx1-ubyte.gz" in message
     assert "train-labels" not in message
     assert list_files(root) == []
+
+
+def test_summary_does_not_call_a_wrong_copy_missing(tiny_idx, tmp_path: Path) -> None:
+    bad = tiny_idx.mirror / "tiny" / "train-labels-idx1-ubyte.gz"
+    bad.write_bytes(b"corrupted" + bad.read_bytes())
+    with pytest.raises(DataError) as err:
+        load_dataset(tiny_idx.spec, root=tmp_path / "root", mirror=tiny_idx.mirror, download=False)
+    message = str(err.value)
+    assert message.startswith("tiny: no valid copy of 1 of 4 archive(s).")
+    assert f"{bad}: wrong MD5" in message
+    assert "not found" not in message
 
 
 def test_parse_failure_leaves_no_cache(tiny_idx, archive_entry, tmp_path: Path, list_files):
@@ -103,7 +174,7 @@ def test_fashion_mnist_without_images_explains(shared_root: Path, tmp_path: Path
     with pytest.raises(DataError) as err:
         load_dataset("fashion-mnist", root=tmp_path, mirror=shared_root, download=False)
     message = str(err.value)
-    assert message.startswith("fashion-mnist: 2 of 4 archive(s) not found.")
+    assert message.startswith("fashion-mnist: no valid copy of 2 of 4 archive(s).")
     assert f"{shared_root / 'fashion-mnist' / 'train-images-idx3-ubyte.gz'}: absent" in message
     assert "MD5 bef4ecab320f06d8554ea6380940ec79" in message
 

@@ -2,7 +2,8 @@
 # Start a single-node Slurm cluster on localhost, with accounting (slurmdbd + MariaDB), so that
 # snakemake-executor-plugin-slurm can submit jobs and poll them with sacct.
 #
-#   tests/slurm/up.sh DIR      # installs Debian's packages if missing, starts every daemon
+#   tests/slurm/up.sh DIR      # installs Debian's packages if missing (as root, via
+#                              # tests/system-deps.sh), starts every daemon
 #   source DIR/env.sh          # SLURM_CONF, and an srun wrapper first on PATH
 #   tests/slurm/down.sh DIR    # stops every daemon this script started
 #
@@ -13,17 +14,11 @@ S=$(mkdir -p "$1" && cd "$1" && pwd)
 CPUS=${SLURM_CPUS:-$(nproc)}
 MEM_MB=${SLURM_MEM_MB:-$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 3 / 4 ))}
 
-need=()
-for cmd in slurmctld slurmd slurmdbd munged mariadbd sacct; do
-  command -v "$cmd" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
-done
-if ((${#need[@]})); then
-  echo "installing slurm-wlm slurmdbd munge mariadb-server (missing: ${need[*]})"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends slurm-wlm slurmdbd munge mariadb-server >/dev/null
-fi
+# Debian's packages when missing, through the one installer that every apt-get of the tests goes
+# through (a lock, so that it cannot collide with the browser test's chromium install).
+"$(dirname "$0")/../system-deps.sh" slurm
 export PATH=$PATH:/usr/sbin
+command -v slurmctld >/dev/null || { echo "up.sh: Slurm is not installed" >&2 && exit 1; }
 
 mkdir -p "$S"/{etc,bin,spool/ctld,spool/d,log,run} "$S"/munge/{log,lib} "$S"/mysql/{data,run,log}
 chmod 700 "$S"/munge/lib "$S"/munge/log

@@ -1,5 +1,6 @@
 # Shared setup: config validation at parse time, the job table, and how rules call curvlab.
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -28,18 +29,42 @@ SELECTED = selected(config)
 JOBS = sweeps.all_jobs(config)
 
 # Jobs run `python -m curvlab`: the conda environment's python under --sdm conda, otherwise the
-# interpreter running Snakemake (the project venv), whatever is first on PATH.
+# interpreter running Snakemake (the project venv). The path is quoted once here, because every
+# rule's shell starts with it and a checkout may live under "My Projects/".
 PY = (
     "python"
     if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
     else sys.executable
 )
-CURVLAB = f"{PY} -m curvlab"
+CURVLAB = f"{shlex.quote(PY)} -m curvlab"
 ENV = "../../envs/curvlab.yaml"
 
 # Every paper's .smk registers what the report gathers (its claims table, its figures and
 # their manifest, the result tables whose provenance the report summarizes).
 PAPER_OUTPUTS = {}
+
+
+def warn_oversized_jobs():
+    """Called once all rules exist: a warning for each task whose largest planned job is
+    estimated to need more memory than this machine has or than its rule's mem_mb."""
+    import psutil
+    from snakemake.logging import logger
+
+    from curvlab.footprint import oversized
+    from curvlab.papers import TASKS
+
+    estimators = {name: t.memory for name, t in TASKS.items() if t.memory is not None}
+    limits = {}
+    for name in estimators:
+        rule_name = name.replace("-", "_")
+        if workflow.is_rule(rule_name):
+            mem = workflow.get_rule(rule_name).resources.get("mem_mb")
+            # A fixed request only; one computed per job is compared when the job runs.
+            if mem is not None and not mem.is_evaluable():
+                limits[name] = mem.value
+    machine_mb = psutil.virtual_memory().total / 2**20
+    for warning in oversized(JOBS, estimators, limits, machine_mb):
+        logger.warning(f"Memory: {warning}")
 
 
 def job_spec(pattern):

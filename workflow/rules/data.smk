@@ -15,10 +15,13 @@ rule prepare_dataset:
     params:
         curvlab=CURVLAB,
         root=output_dir,
+        # A shell fragment, so the value is quoted here: a mirror path may hold spaces, ";" or "#".
         mirror=(
-            f"--mirror {config['data']['mirror']}" if config["data"]["mirror"] else ""
+            f"--mirror {shlex.quote(config['data']['mirror'])}"
+            if config["data"]["mirror"]
+            else ""
         ),
         download="" if config["data"]["download"] else "--no-download",
     shell:
-        "{params.curvlab} data prepare {wildcards.dataset} --root {params.root:q}"
+        "{params.curvlab} data prepare {wildcards.dataset:q} --root {params.root:q}"
         " {params.mirror} {params.download} > {log:q} 2>&1"

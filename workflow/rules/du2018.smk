@@ -30,7 +30,7 @@ rule du2018_network:
         device=config["device"],
     shell:
         "{params.curvlab} job du2018-network --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule du2018_factorization:
@@ -92,7 +92,7 @@ rule du2018_figures:
         scale=SCALE,
         outdir=output_dir,
     shell:
-        "{params.curvlab} plot du2018 --scale {params.scale} --outdir {params.outdir:q}"
+        "{params.curvlab} plot du2018 --scale {params.scale:q} --outdir {params.outdir:q}"
         " {input:q} > {log:q} 2>&1"
 
 
@@ -111,7 +111,7 @@ rule du2018_claims:
         curvlab=CURVLAB,
         scale=SCALE,
     shell:
-        "{params.curvlab} claims du2018 --scale {params.scale} --out {output:q} {input:q}"
+        "{params.curvlab} claims du2018 --scale {params.scale:q} --out {output:q} {input:q}"
         " > {log:q} 2>&1"
 
 

@@ -37,7 +37,7 @@ rule ghorbani2019_train:
         device=config["device"],
     shell:
         "{params.curvlab} job ghorbani2019-train --spec {params.spec:q} --out {output.table:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule ghorbani2019_curvature:
@@ -66,7 +66,7 @@ rule ghorbani2019_curvature:
         device=config["device"],
     shell:
         "{params.curvlab} job ghorbani2019-curvature --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule ghorbani2019_validation:
@@ -139,7 +139,7 @@ rule ghorbani2019_figures:
         scale=SCALE,
         outdir=output_dir,
     shell:
-        "{params.curvlab} plot ghorbani2019 --scale {params.scale} --outdir {params.outdir:q}"
+        "{params.curvlab} plot ghorbani2019 --scale {params.scale:q} --outdir {params.outdir:q}"
         " {input:q} > {log:q} 2>&1"
 
 
@@ -158,7 +158,7 @@ rule ghorbani2019_claims:
         curvlab=CURVLAB,
         scale=SCALE,
     shell:
-        "{params.curvlab} claims ghorbani2019 --scale {params.scale} --out {output:q} {input:q}"
+        "{params.curvlab} claims ghorbani2019 --scale {params.scale:q} --out {output:q} {input:q}"
         " > {log:q} 2>&1"
 
 

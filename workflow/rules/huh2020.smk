@@ -87,7 +87,7 @@ rule huh2020_figures:
         scale=SCALE,
         outdir=output_dir,
     shell:
-        "{params.curvlab} plot huh2020 --scale {params.scale} --outdir {params.outdir:q}"
+        "{params.curvlab} plot huh2020 --scale {params.scale:q} --outdir {params.outdir:q}"
         " {input:q} > {log:q} 2>&1"
 
 
@@ -106,7 +106,7 @@ rule huh2020_claims:
         curvlab=CURVLAB,
         scale=SCALE,
     shell:
-        "{params.curvlab} claims huh2020 --scale {params.scale} --out {output:q} {input:q}"
+        "{params.curvlab} claims huh2020 --scale {params.scale:q} --out {output:q} {input:q}"
         " > {log:q} 2>&1"
 
 

@@ -55,7 +55,7 @@ rule jacot2020_lambda:
         device=config["device"],
     shell:
         "{params.curvlab} job jacot2020-lambda --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule jacot2020_init:
@@ -81,7 +81,7 @@ rule jacot2020_init:
         device=config["device"],
     shell:
         "{params.curvlab} job jacot2020-init --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule jacot2020_trial:
@@ -106,7 +106,7 @@ rule jacot2020_trial:
         device=config["device"],
     shell:
         "{params.curvlab} job jacot2020-trial --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule jacot2020_rayleigh:
@@ -131,7 +131,7 @@ rule jacot2020_rayleigh:
         device=config["device"],
     shell:
         "{params.curvlab} job jacot2020-rayleigh --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule jacot2020_surface:
@@ -154,7 +154,7 @@ rule jacot2020_surface:
         device=config["device"],
     shell:
         "{params.curvlab} job jacot2020-surface --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule jacot2020_aggregate:
@@ -207,7 +207,7 @@ rule jacot2020_figures:
         scale=SCALE,
         outdir=output_dir,
     shell:
-        "{params.curvlab} plot jacot2020 --scale {params.scale} --outdir {params.outdir:q}"
+        "{params.curvlab} plot jacot2020 --scale {params.scale:q} --outdir {params.outdir:q}"
         " {input:q} > {log:q} 2>&1"
 
 
@@ -226,7 +226,7 @@ rule jacot2020_claims:
         curvlab=CURVLAB,
         scale=SCALE,
     shell:
-        "{params.curvlab} claims jacot2020 --scale {params.scale} --out {output:q} {input:q}"
+        "{params.curvlab} claims jacot2020 --scale {params.scale:q} --out {output:q} {input:q}"
         " > {log:q} 2>&1"
 
 

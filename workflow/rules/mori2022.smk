@@ -27,7 +27,7 @@ rule mori2022_decoupling:
         device=config["device"],
     shell:
         "{params.curvlab} job mori2022-decoupling --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule mori2022_noise:
@@ -56,7 +56,7 @@ rule mori2022_noise:
         device=config["device"],
     shell:
         "{params.curvlab} job mori2022-noise --spec {params.spec:q} --out {output:q}"
-        " --threads {threads} --device {params.device} > {log:q} 2>&1"
+        " --threads {threads} --device {params.device:q} > {log:q} 2>&1"
 
 
 rule mori2022_stationary:
@@ -156,7 +156,7 @@ rule mori2022_figures:
         scale=SCALE,
         outdir=output_dir,
     shell:
-        "{params.curvlab} plot mori2022 --scale {params.scale} --outdir {params.outdir:q}"
+        "{params.curvlab} plot mori2022 --scale {params.scale:q} --outdir {params.outdir:q}"
         " {input:q} > {log:q} 2>&1"
 
 
@@ -175,7 +175,7 @@ rule mori2022_claims:
         curvlab=CURVLAB,
         scale=SCALE,
     shell:
-        "{params.curvlab} claims mori2022 --scale {params.scale} --out {output:q} {input:q}"
+        "{params.curvlab} claims mori2022 --scale {params.scale:q} --out {output:q} {input:q}"
         " > {log:q} 2>&1"
 
 

@@ -12,6 +12,7 @@ See :mod:`curvlab.curvature.operators` for the matrices and conventions.
 """
 
 from curvlab.curvature.eigen import Eigenpairs, gradient_overlap, topk
+from curvlab.curvature.errors import CurvatureInputError
 from curvlab.curvature.hutchinson import (
     Estimate,
     hutchinson_moments,
@@ -40,6 +41,7 @@ from curvlab.curvature.slq import (
 )
 
 __all__ = [
+    "CurvatureInputError",
     "CurvatureOperator",
     "DenseOperator",
     "EmpiricalFisherOperator",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from curvlab.curvature.errors import CurvatureInputError, check_counts
 from curvlab.curvature.lanczos import lanczos, rademacher
 from curvlab.curvature.operators import CurvatureOperator
 
@@ -34,10 +35,23 @@ def topk(
     seed: int = 0,
     which: str = "LA",
 ) -> Eigenpairs:
-    """The k largest (``"LA"``) or largest-magnitude (``"LM"``) eigenpairs, largest first."""
+    """The k largest (``"LA"``) or largest-magnitude (``"LM"``) eigenpairs, largest first.
+
+    ``steps`` (default max(3k, k + 40)) is clamped to P. Fewer than k pairs come back when the
+    run stops early because the start vector's Krylov space is invariant: A then has fewer
+    distinct eigenvalues than k (repeated ones), and every one of them is returned.
+    """
     if which not in ("LA", "LM"):
         raise ValueError(f"which must be 'LA' or 'LM', got {which!r}")
-    steps = min(op.dim, steps or max(3 * k, k + 40))
+    steps = max(3 * k, k + 40) if steps is None else steps
+    check_counts(k=k, steps=steps)
+    if k > op.dim:
+        raise CurvatureInputError(f"k = {k} exceeds the number of parameters P = {op.dim}")
+    if steps < k:
+        raise CurvatureInputError(
+            f"steps = {steps} < k = {k}: Lanczos gives at most one eigenvalue per step"
+        )
+    steps = min(op.dim, steps)
     start = rademacher(op.dim, 1, seed, device=op.device)
     run = lanczos(op.matmat, start, steps, reorthogonalize=True, return_vectors=True)
     theta, s = run.ritz(0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from curvlab.curvature.errors import check_counts
 from curvlab.curvature.lanczos import rademacher
 from curvlab.curvature.operators import CurvatureOperator
 
@@ -38,8 +39,7 @@ def hutchinson_moments(
     op: CurvatureOperator, max_k: int = 4, probes: int = 100, seed: int = 0
 ) -> list[Estimate]:
     """Estimates of Tr(A^k), k = 1 … max_k, from ``probes`` Rademacher probes."""
-    if max_k < 1:
-        raise ValueError("max_k must be at least 1")
+    check_counts(max_k=max_k, probes=probes)
     powers = [rademacher(op.dim, probes, seed, device=op.device)]
     for _ in range(math.ceil(max_k / 2)):
         powers.append(op.matmat(powers[-1]))

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from curvlab.curvature.errors import check_counts
+
 MatMat = Callable[[Tensor], Tensor]
 
 
@@ -64,6 +66,8 @@ def lanczos(
 ) -> LanczosResult:
     """Run ``steps`` Lanczos iterations from each column of ``start`` (P, k), in lock-step.
 
+    ``steps`` beyond P are clamped to P: the Krylov space is then the whole space (exact).
+
     ``matmat`` maps a float64 (P, k') block to A times it. Without reorthogonalization only the
     last two vectors are kept (the plain three-term recurrence). The recurrence is float64; the
     stored basis may be float32 (``basis_dtype``) to halve the memory traffic of
@@ -75,6 +79,7 @@ def lanczos(
     """
     start = start.to(torch.float64)
     dim, k = start.shape
+    check_counts(steps=steps, start_vectors=k)
     steps = min(int(steps), dim)
     device = start.device
     alpha = torch.zeros(k, steps, dtype=torch.float64, device=device)

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
+from curvlab.curvature.errors import CurvatureInputError
 from curvlab.curvature.params import ParameterSpace
 
 Batch = tuple[Any, Tensor]
@@ -167,6 +168,9 @@ class EmpiricalRiskOperator(CurvatureOperator):
     ) -> None:
         if mode not in ("eval", "train"):
             raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
+        # The space first: it names a model without parameters, where next() would raise a
+        # bare StopIteration (casting the dtype keeps names and shapes).
+        self.space = ParameterSpace.of(model, params)
         first = next(iter(model.parameters()))
         self.compute_dtype = dtype or first.dtype
         if self.compute_dtype != first.dtype:
@@ -174,7 +178,6 @@ class EmpiricalRiskOperator(CurvatureOperator):
         self.model = model
         self.loss_fn = loss_fn
         self.mode = mode
-        self.space = ParameterSpace.of(model, params)
         super().__init__(self.space.dim, first.device)
         self.params = self.space.values(model)
         self.buffers = {n: b.detach() for n, b in model.named_buffers()}
@@ -183,7 +186,9 @@ class EmpiricalRiskOperator(CurvatureOperator):
             for x, y in batches
         ]
         if not self.batches:
-            raise ValueError("no batches: the empirical risk needs at least one (inputs, targets)")
+            raise CurvatureInputError(
+                "no batches: the empirical risk needs at least one (inputs, targets)"
+            )
         self.num_data = sum(_sample_count(x) for x, _ in self.batches)
         self.max_vectors = max_vectors
         if cache not in (True, False, "auto") or vectorize not in (True, False, "auto"):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from curvlab.curvature.errors import CurvatureInputError
+
 
 @dataclass(frozen=True)
 class ParameterSpace:
@@ -33,7 +35,7 @@ class ParameterSpace:
             missing = wanted - {n for n, _ in pairs}
             raise KeyError(f"no trainable parameters named {sorted(missing)}")
         if not pairs:
-            raise ValueError("the model has no trainable parameters")
+            raise CurvatureInputError("the model has no trainable parameters")
         return cls(tuple(n for n, _ in pairs), tuple(s for _, s in pairs))
 
     @property

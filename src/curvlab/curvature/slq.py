@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from curvlab.curvature.errors import check_counts
 from curvlab.curvature.lanczos import lanczos, rademacher
 from curvlab.curvature.operators import CurvatureOperator
 
@@ -74,6 +75,7 @@ def slq(
     ``basis_dtype=torch.float32`` stores the Lanczos vectors in single precision (the
     recurrence stays float64): half the memory and reorthogonalization traffic for large models.
     """
+    check_counts(steps=steps, draws=draws)
     start = rademacher(op.dim, draws, seed, device=op.device)
     result = lanczos(
         op.matmat, start, steps, reorthogonalize=reorthogonalize, basis_dtype=basis_dtype

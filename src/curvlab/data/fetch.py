@@ -9,10 +9,10 @@ Resolution order for one archive file (every candidate must match the registry's
 3. a download from each canonical URL in turn into ``<root>/raw/<dataset>/<filename>``.
 
 Machines without internet (cluster nodes, CI) rely on step 2. A file with the wrong MD5 is never
-used, wherever it is. Downloads stream into a temporary file that is renamed into place only
-after its size and MD5 check out, so no partial or wrong file is ever left under ``root``. If
-nothing works, one :class:`DataError` lists every place looked at, what was found there, and
-how to fix it.
+used, wherever it is, and one that cannot be read is reported and skipped. Downloads stream into
+a temporary file that is renamed into place only after its size and MD5 check out, so no partial
+or wrong file is ever left under ``root``. If nothing works, one :class:`DataError` lists every
+place looked at, what was found there, and how to fix it.
 """
 
 from __future__ import annotations
@@ -62,14 +62,29 @@ def mirror_dir(mirror: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def _check(path: Path, archive: ArchiveFile) -> str | None:
-    """None if ``path`` is the archive, else what is wrong with it."""
-    if not path.is_file():
+    """None if ``path`` is the archive, else what is wrong with it.
+
+    A file that cannot be read (no permission, a directory in its place, an I/O error) is a
+    finding like a wrong MD5, so the search goes on to the next place and reports it. Special
+    files (a FIFO would block the read forever) are refused without opening them.
+    """
+    try:
+        if path.exists() and not (path.is_file() or path.is_dir()):
+            return "unreadable: not a regular file"
+        actual = md5sum(path)
+        size = path.stat().st_size
+    except FileNotFoundError:
         return "absent"
-    actual = md5sum(path)
+    except OSError as err:
+        return f"unreadable: {_reason(err)}"
     if actual == archive.md5:
         return None
-    size = path.stat().st_size
     return f"wrong MD5 {actual} ({size} bytes), not used"
+
+
+def _reason(err: OSError) -> str:
+    """The OS's words for ``err`` ("permission denied"), without the path we report anyway."""
+    return (err.strerror or str(err)).lower()
 
 
 def _download(url: str, dest: Path, archive: ArchiveFile) -> None:

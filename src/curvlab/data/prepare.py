@@ -4,7 +4,9 @@
 (:mod:`.formats`) and saves the arrays as ``<root>/<name>.npz`` together with the MD5s of the
 archives they came from. Later calls load the ``.npz`` directly (no archive needed) as long as
 those MD5s still match the registry; otherwise the cache is rebuilt. The cache is written
-atomically, so a killed job never leaves a half-written one.
+atomically, so a killed job never leaves a half-written one, and rebuilt under a lock of its
+own, so of several jobs that find it missing or stale at once (Snakemake with ``--cores`` > 1)
+one rebuilds it and the others load the result.
 
 The helpers (subsets, scaling, block-average downscaling, label encodings, standardization and
 exact whitening) are pure functions of their inputs; the random ones take an explicit
@@ -64,8 +66,14 @@ def _validate(spec: DatasetSpec, arrays: dict[str, np.ndarray], source: str) -> 
             raise DataError(f"{source}: {split} labels outside 0..{spec.num_classes - 1}")
 
 
-def _load_cache(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays if ``path`` is a complete, current cache of ``spec``, else None."""
+def _load_cache(
+    spec: DatasetSpec, path: Path, *, report: bool = True
+) -> dict[str, np.ndarray] | None:
+    """The cached arrays if ``path`` is a complete, current cache of ``spec``, else None.
+
+    With ``report`` a stale or unreadable cache is logged; :func:`load_dataset` reports only
+    what it finds under the rebuild lock, so each problem is logged once.
+    """
     if not path.is_file():
         return None
     try:
@@ -74,12 +82,14 @@ def _load_cache(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray] | None:
             version = int(cache["cache_version"])
             sources = json.loads(str(cache["source_md5"]))
             if version != CACHE_VERSION or sources != _source_md5s(spec):
-                log.info("%s is stale (other archives or cache version); rebuilding", path)
+                if report:
+                    log.info("%s is stale (other archives or cache version); rebuilding", path)
                 return None
             arrays = {key: cache[key] for key in SPLIT_KEYS}
         _validate(spec, arrays, str(path))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, DataError) as err:
-        log.warning("%s is unreadable (%s); rebuilding it", path, err)
+        if report:
+            log.warning("%s is unreadable (%s); rebuilding it", path, err)
         return None
     return arrays
 
@@ -104,7 +114,8 @@ def _resolve_all(
     mirror: str | os.PathLike[str] | None,
     download: bool,
 ) -> dict[str, Path]:
-    """Every archive of ``spec`` by role; one DataError covering all that are missing."""
+    """Every archive of ``spec`` by role; one DataError covering all without a valid copy
+    (absent, unreadable or with the wrong MD5: each one's report says which)."""
     paths: dict[str, Path] = {}
     failures: list[str] = []
     for archive in spec.files:
@@ -115,7 +126,7 @@ def _resolve_all(
         except DataError as err:
             failures.append(str(err))
     if failures:
-        header = f"{spec.name}: {len(failures)} of {len(spec.files)} archive(s) not found."
+        header = f"{spec.name}: no valid copy of {len(failures)} of {len(spec.files)} archive(s)."
         raise DataError("\n\n".join([header, *failures]))
     return paths
 
@@ -131,6 +142,32 @@ def _parse_archives(spec: DatasetSpec, paths: dict[str, Path]) -> dict[str, np.n
     }
 
 
+def _rebuild_cache(
+    spec: DatasetSpec,
+    path: Path,
+    root: str | os.PathLike[str],
+    mirror: str | os.PathLike[str] | None,
+    download: bool,
+) -> dict[str, np.ndarray]:
+    """Parse the archives into a new cache at ``path``, unless another job did so meanwhile.
+
+    Holding the cache's lock throughout means concurrent jobs neither parse the archives (or
+    download them) in parallel nor overwrite each other's cache; the check under the lock lets
+    the ones that waited load what the first one wrote.
+    """
+    from curvlab.io import exclusive_lock  # lazy: curvlab.io pulls in pandas and pyarrow
+
+    with exclusive_lock(path):
+        cached = _load_cache(spec, path)
+        if cached is not None:
+            return cached
+        paths = _resolve_all(spec, root, mirror, download)
+        arrays = _parse_archives(spec, paths)
+        _validate(spec, arrays, f"{spec.name} archives {sorted(str(p) for p in paths.values())}")
+        _save_cache(spec, path, arrays)
+    return arrays
+
+
 def load_dataset(
     name: str | DatasetSpec,
     *,
@@ -143,18 +180,15 @@ def load_dataset(
     Images are uint8 as stored: (N, 28, 28) for the MNISTs, (N, 3, 32, 32) for CIFAR-10;
     labels are int64. ``mirror`` and ``download`` are passed to
     :func:`curvlab.data.resolve_archive`, which is only consulted when the cache
-    ``<root>/<name>.npz`` is missing or stale.
+    ``<root>/<name>.npz`` is missing or stale. A valid cache is read without taking the lock,
+    so a read-only data root serves it.
     """
     spec = resolve_spec(name)
     path = cache_path(spec, root=root)
-    cached = _load_cache(spec, path)
+    cached = _load_cache(spec, path, report=False)
     if cached is not None:
         return cached
-    paths = _resolve_all(spec, root, mirror, download)
-    arrays = _parse_archives(spec, paths)
-    _validate(spec, arrays, f"{spec.name} archives {sorted(str(p) for p in paths.values())}")
-    _save_cache(spec, path, arrays)
-    return arrays
+    return _rebuild_cache(spec, path, root, mirror, download)
 
 
 # --------------------------------------------------------------------------- subsets

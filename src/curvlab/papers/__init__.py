@@ -39,12 +39,15 @@ def load(target: str) -> Any:
 
 @dataclass(frozen=True)
 class Task:
-    """One kind of experiment job: its spec dataclass, pure run function and output schema."""
+    """One kind of experiment job: its spec dataclass, pure run function and output schema,
+    and ``memory(spec) -> bytes``, a rough peak-memory estimate checked when the workflow is
+    planned (:mod:`curvlab.footprint`)."""
 
     spec: str
     run: str
     schema: str
     uses_torch: bool
+    memory: Callable[[dict[str, Any]], float] | None = None
 
 
 @dataclass(frozen=True)

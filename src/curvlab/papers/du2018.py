@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from curvlab.footprint import F64, dense_params
 from curvlab.io import Column, TableSchema
 from curvlab.papers import Paper, Task
 from curvlab.sweeps import RESULTS, Job, num
@@ -146,6 +147,18 @@ def factorization_jobs(config: dict[str, Any]) -> list[Job]:
     return jobs
 
 
+def network_memory(spec: dict[str, Any]) -> float:
+    """Weights, gradients and per-step copies (≈ 6 P) and the activations of all N samples."""
+    sizes = [spec["input_dim"], *spec["hidden_dims"], spec["output_dim"]]
+    return F64 * (6 * dense_params(sizes, bias=False) + 4 * spec["n_samples"] * sum(sizes))
+
+
+def factorization_memory(spec: dict[str, Any]) -> float:
+    """M, U Vᵀ, the factors, their gradients and the balance matrices: ≈ 10 m n."""
+    rows, cols = spec["shape"]
+    return F64 * 10 * rows * cols
+
+
 def figures(config: dict[str, Any]) -> list[str]:
     """Figure ids the du2018 plot job will write (it skips those whose experiment is off)."""
     du = config["du2018"]
@@ -173,12 +186,14 @@ PAPER = Paper(
             run="curvlab.experiments.du2018:run_network",
             schema="curvlab.papers.du2018:DU2018_NETWORK",
             uses_torch=True,
+            memory=network_memory,
         ),
         "du2018-factorization": Task(
             spec="curvlab.experiments.du2018:FactorizationSpec",
             run="curvlab.experiments.du2018:run_factorization",
             schema="curvlab.papers.du2018:DU2018_FACTORIZATION",
             uses_torch=False,
+            memory=factorization_memory,
         ),
     },
     schemas=(DU2018_NETWORK, DU2018_FACTORIZATION),

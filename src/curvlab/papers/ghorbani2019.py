@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from curvlab.footprint import F32, F64, arch_size
 from curvlab.io import Column, TableSchema
 from curvlab.papers import Paper, Task, check_image_size
 from curvlab.sweeps import RESULTS, Job, num
@@ -276,6 +277,41 @@ def figures(config: dict[str, Any]) -> list[str]:
     return ids
 
 
+def _input(spec: dict[str, Any]) -> tuple[int, int]:
+    """(channels, side) of the images a job trains on, after block-averaging."""
+    channels, side = (3, 32) if spec["dataset"] == "cifar10" else (1, 28)
+    return channels, spec.get("image_size") or side
+
+
+def train_memory(spec: dict[str, Any]) -> float:
+    """float32 weights, gradients and momentum, activations of one minibatch (kept for the
+    backward pass), and the training images."""
+    channels, side = _input(spec)
+    params, activations = arch_size(spec["arch"], channels, side)
+    images = spec["n_samples"] * channels * side * side
+    return F32 * (4 * params + 3 * spec["batch"] * activations + images)
+
+
+def curvature_memory(spec: dict[str, Any]) -> float:
+    """The float64 Lanczos basis (P × steps × draws, kept whole for full reorthogonalization),
+    one Hessian batch's activations for the product, and, with ``cache``, the linearized
+    gradients of every batch (their activations, twice)."""
+    channels, side = _input(spec)
+    params, activations = arch_size(spec["arch"], channels, side)
+    samples = spec.get("hessian_samples") or spec["n_samples"]
+    basis = F64 * params * max(spec["lanczos_steps"], spec.get("topk_steps") or 0) * spec["draws"]
+    product = F32 * 4 * spec["hessian_batch"] * activations
+    cache = F32 * 2 * samples * activations if spec.get("cache") else 0
+    return basis + product + cache + F32 * samples * channels * side * side
+
+
+def validation_memory(spec: dict[str, Any]) -> float:
+    """The explicit Hessian of a small MLP (P × P, and its eigendecomposition)."""
+    side = spec.get("image_size") or 28
+    params, _ = arch_size("mlp-" + "-".join(map(str, spec["hidden"])), 1, side)
+    return F64 * 3 * params**2
+
+
 PAPER = Paper(
     key="ghorbani2019",
     figures="curvlab.plots.ghorbani2019:make_figures",
@@ -286,18 +322,21 @@ PAPER = Paper(
             run="curvlab.experiments.ghorbani2019:run_train",
             schema="curvlab.papers.ghorbani2019:GHORBANI2019_TRAIN",
             uses_torch=True,
+            memory=train_memory,
         ),
         "ghorbani2019-curvature": Task(
             spec="curvlab.experiments.ghorbani2019:CurvatureSpec",
             run="curvlab.experiments.ghorbani2019:run_curvature",
             schema="curvlab.papers.ghorbani2019:GHORBANI2019_CURVATURE",
             uses_torch=True,
+            memory=curvature_memory,
         ),
         "ghorbani2019-validation": Task(
             spec="curvlab.experiments.ghorbani2019:ValidationSpec",
             run="curvlab.experiments.ghorbani2019:run_validation",
             schema="curvlab.papers.ghorbani2019:GHORBANI2019_VALIDATION",
             uses_torch=True,
+            memory=validation_memory,
         ),
     },
     schemas=SCHEMAS,

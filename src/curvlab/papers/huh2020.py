@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from curvlab.footprint import F64
 from curvlab.io import Column, TableSchema
 from curvlab.papers import Paper, Task
 from curvlab.sweeps import RESULTS, Job, num, seed_chunks, seeds_text
@@ -201,6 +202,13 @@ def figures(config: dict[str, Any]) -> list[str]:
     return figures
 
 
+def memory(spec: dict[str, Any]) -> float:
+    """The dense Gauss–Newton matrix of all P = depth·N² weights and its factorization (≈ 4 P²),
+    per seed held at once."""
+    params = spec["depth"] * spec["n_dim"] ** 2
+    return F64 * 4 * params**2
+
+
 PAPER = Paper(
     key="huh2020",
     figures="curvlab.plots.huh2020:make_figures",
@@ -211,12 +219,14 @@ PAPER = Paper(
             run="curvlab.experiments.huh2020:run_train",
             schema="curvlab.papers.huh2020:HUH2020_TRAIN",
             uses_torch=False,
+            memory=memory,
         ),
         "huh2020-modes": Task(
             spec="curvlab.experiments.huh2020:ModesSpec",
             run="curvlab.experiments.huh2020:run_modes",
             schema="curvlab.papers.huh2020:HUH2020_MODES",
             uses_torch=False,
+            memory=memory,
         ),
     },
     schemas=(HUH2020_TRAIN, HUH2020_MODES),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from curvlab.footprint import F64, dense_params
 from curvlab.io import Column, TableSchema
 from curvlab.papers import Paper, Task
 from curvlab.sweeps import RESULTS, Job, num, seed_chunks
@@ -369,6 +370,25 @@ def dataset_file(config: dict[str, Any]) -> str:
     return f"{config['data']['root']}/mnist.npz"
 
 
+def kernels_memory(spec: dict[str, Any]) -> float:
+    """N × N kernel matrices (Σ, Θ, Φ, Υ per layer) and the quadrature grid per pair chunk."""
+    n = spec["n_samples"]
+    return F64 * (8 * spec["depth"] * n * n + n * spec["nodes"] ** 2)
+
+
+def network_memory(spec: dict[str, Any]) -> float:
+    """An NTK MLP of P weights (input d = side², width n, one output): the Jacobian N × P, kept
+    whole only while it fits ``jacobian_bytes`` (otherwise a chunk of it), ≈ 20 copies of the
+    weights (probes, Krylov vectors, gradients) and N × N Gram matrices. The loss-surface job
+    trains on one-dimensional inputs."""
+    n = spec["n_samples"]
+    d = 1 if "image_size" not in spec else (spec["image_size"] or 28) ** 2
+    params = dense_params([d, *[spec["width"]] * (spec["depth"] - 1), 1], bias=False)
+    budget = spec.get("jacobian_bytes", F64 * n * params)
+    jacobian = min(F64 * n * params, budget)
+    return jacobian + F64 * (20 * params + 6 * n * n)
+
+
 def _task(name: str, spec: str, run: str, schema: str, uses_torch: bool = True) -> Task:
     module = "curvlab.experiments.jacot2020"
     return Task(
@@ -376,6 +396,7 @@ def _task(name: str, spec: str, run: str, schema: str, uses_torch: bool = True) 
         run=f"{module}:{run}",
         schema=f"curvlab.papers.jacot2020:{schema}",
         uses_torch=uses_torch,
+        memory=kernels_memory if name == "kernels" else network_memory,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from curvlab.footprint import F32, F64, conv_stack, dense_params
 from curvlab.io import Column, TableSchema
 from curvlab.papers import Paper, Task, check_image_size
 from curvlab.sweeps import RESULTS, Job, num
@@ -310,6 +311,45 @@ def figures(config: dict[str, Any]) -> list[str]:
     return ids
 
 
+def _features(spec: dict[str, Any]) -> tuple[int, int]:
+    """(channels, side) of the images, after block-averaging."""
+    channels, side = (3, 32) if spec["dataset"] == "cifar10" else (1, 28)
+    return channels, spec.get("image_size") or side
+
+
+def decoupling_memory(spec: dict[str, Any]) -> float:
+    """N × N Gram matrices (the NTK and its decoupled parts) and ≈ 20 copies of the weights of
+    the MLP (one output)."""
+    channels, side = _features(spec)
+    n = spec["n_samples"]
+    params = dense_params([channels * side * side, *spec["hidden"], 1])
+    return F64 * (3 * n * n + 20 * params) + F32 * n * channels * side * side
+
+
+def noise_memory(spec: dict[str, Any]) -> float:
+    """Per-sample gradients of one minibatch (B × P), the weights, and the training images."""
+    channels, side = _features(spec)
+    if spec["net"] == "fc":
+        params = dense_params([channels * side * side, *spec["widths"], 10])
+    else:
+        layers = [layer for w in spec["widths"] for layer in [w] * spec["convs_per_stack"] + ["M"]]
+        convs, _, last, last_side = conv_stack(channels, side, layers)
+        params = convs + dense_params([last * last_side**2, 10])
+    images = spec["n_samples"] * channels * side * side
+    return F32 * ((spec["batch"] + 10) * params + 2 * images)
+
+
+def stationary_memory(spec: dict[str, Any]) -> float:
+    """The regression data and every chain's kept samples."""
+    kept = spec["iterations"] // spec["sample_every"]
+    return F64 * (2 * spec["n_samples"] + spec["chains"] * kept)
+
+
+def first_passage_memory(spec: dict[str, Any]) -> float:
+    """The draws of one block (bounded by ``max_draw_mb``) and the data set."""
+    return spec.get("max_draw_mb", 256.0) * 2**20 + F64 * 2 * spec["n_samples"] * spec["dim"]
+
+
 PAPER = Paper(
     key="mori2022",
     figures="curvlab.plots.mori2022:make_figures",
@@ -320,24 +360,28 @@ PAPER = Paper(
             run="curvlab.experiments.mori2022:run_decoupling",
             schema="curvlab.papers.mori2022:MORI2022_DECOUPLING",
             uses_torch=True,
+            memory=decoupling_memory,
         ),
         "mori2022-noise": Task(
             spec="curvlab.experiments.mori2022:NoiseSpec",
             run="curvlab.experiments.mori2022:run_noise",
             schema="curvlab.papers.mori2022:MORI2022_NOISE",
             uses_torch=True,
+            memory=noise_memory,
         ),
         "mori2022-stationary": Task(
             spec="curvlab.experiments.mori2022:StationarySpec",
             run="curvlab.experiments.mori2022:run_stationary",
             schema="curvlab.papers.mori2022:MORI2022_STATIONARY",
             uses_torch=False,
+            memory=stationary_memory,
         ),
         "mori2022-first-passage": Task(
             spec="curvlab.experiments.mori2022:FirstPassageSpec",
             run="curvlab.experiments.mori2022:run_first_passage",
             schema="curvlab.papers.mori2022:MORI2022_FIRST_PASSAGE",
             uses_torch=False,
+            memory=first_passage_memory,
         ),
     },
     schemas=SCHEMAS,
