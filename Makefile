@@ -23,7 +23,7 @@ ifneq ($(wildcard ../shared/datasets),)
 export CURVLAB_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: install system-deps reports test lint unit workflow-checks ci-run clean
+.PHONY: install system-deps reports test lint unit workflow-checks ci-run calibrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,22 @@ workflow-checks: install
 # The ci preset end to end: figures, reports/claims.md and reports/index.html in a few minutes.
 ci-run: install
 	$(SNAKEMAKE) --cores 2 reports/all --configfile presets/ci.yaml
+
+# Recompute the numbers a paper's claim tolerances rest on, at the scale where they apply:
+#   make calibrate PAPER=mori2022 SCALE=default CORES=8
+# runs the paper with presets/<SCALE>.yaml (none for default) and the calibration overlay
+# presets/calibrate/<PAPER>-<SCALE>.yaml (more seeds or data sets) in its own run directory,
+# calibration/<PAPER>-<SCALE>/, and writes its reports/claims.md there. docs/papers/<PAPER>.md
+# cites these runs.
+PAPER ?=
+SCALE ?= default
+CALIBRATION_OVERLAYS = $(wildcard $(CURDIR)/presets/$(SCALE).yaml) $(CURDIR)/presets/calibrate/$(PAPER)-$(SCALE).yaml
+calibrate: install
+	test -n "$(PAPER)" || { echo "make calibrate: set PAPER (and SCALE, default: default)"; exit 2; }
+	test -f "presets/calibrate/$(PAPER)-$(SCALE).yaml" || { echo "make calibrate: no presets/calibrate/$(PAPER)-$(SCALE).yaml"; ls presets/calibrate; exit 2; }
+	$(SNAKEMAKE) --cores $(CORES) --directory "calibration/$(PAPER)-$(SCALE)" \
+	  --snakefile "$(CURDIR)/Snakefile" reports/claims.md \
+	  --configfile $(foreach f,$(CALIBRATION_OVERLAYS),"$(f)")
 
 clean:
 	rm -rf results reports logs .snakemake

@@ -10,7 +10,9 @@ from snakemake.utils import min_version
 min_version("9.19")
 
 
-configfile: "config.yaml"
+# Resolved from the workflow, not the working directory, so that --directory (a separate run
+# directory, e.g. for calibration runs) still starts from the defaults.
+configfile: f"{workflow.basedir}/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -1,5 +1,6 @@
 """Du et al. (2018) experiments against independent truth: exact identities, autograd-free
-linearizations, determinism, divergence handling, and the job planning."""
+linearizations, determinism, divergence handling; the measures on known numbers; the claims
+(every id at every scale, NOT RUN and INCONCLUSIVE where they apply); the job planning."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 import torch
 
 from curvlab import sweeps
-from curvlab.claims import claims_frame
-from curvlab.claims.du2018 import evaluate, measured_rate, wide
-from curvlab.config import load_config, merge, validate_config
+from curvlab.claims import evaluate as evaluate_claims
+from curvlab.claims.du2018 import CLAIMS as DU_CLAIMS
+from curvlab.claims.du2018 import PAPER
+from curvlab.config import load_config, load_yaml, merge, validate_config
 from curvlab.experiments.du2018 import (
     FactorizationSpec,
     NetworkSpec,
@@ -24,6 +26,15 @@ from curvlab.experiments.du2018 import (
     run_network,
 )
 from curvlab.io import TableSchema
+from curvlab.measures.du2018 import (
+    FactorizationRun,
+    constant_reduction,
+    drift_spread,
+    measured_rate,
+    network_run,
+    ratio_gap,
+    wide,
+)
 from curvlab.papers import du2018 as plugin
 from curvlab.papers.du2018 import DU2018_FACTORIZATION, DU2018_NETWORK
 from curvlab.runtime import numpy_rng
@@ -143,11 +154,16 @@ def test_decaying_schedule_from_small_init_reaches_the_balanced_optimum():
     assert abs(w["u_sq_norm"].iloc[-1] / w["m_nuclear_norm"].iloc[0] - 1) < 1e-4
 
 
-def test_claims_table_conforms_and_exact_identities_pass(tiny_runs):
-    mf = pd.concat(
+def _mf_tables() -> pd.DataFrame:
+    return pd.concat(
         [
             run_factorization(
                 FactorizationSpec(study="decaying", shape=(12, 9), rank=2, steps=3000)
+            ),
+            run_factorization(
+                FactorizationSpec(
+                    study="decaying", init="unbalanced", shape=(12, 9), rank=2, steps=10_000
+                )
             ),
             run_factorization(
                 FactorizationSpec(
@@ -160,11 +176,25 @@ def test_claims_table_conforms_and_exact_identities_pass(tiny_runs):
                     log_every=1,
                 )
             ),
-        ]
+        ],
+        ignore_index=True,
     )
-    tables = {"du2018.network": tiny_runs, "du2018.factorization": mf}
-    claims = claims_frame(evaluate(tables, "ci"), "ci")
+
+
+@pytest.fixture(scope="module")
+def mf_runs() -> pd.DataFrame:
+    return _mf_tables()
+
+
+def verdicts(tables, scale="ci") -> pd.DataFrame:
+    return evaluate_claims(PAPER, tables, scale).set_index("claim_id")
+
+
+def test_claims_table_conforms_and_exact_identities_pass(tiny_runs, mf_runs):
+    tables = {"du2018.network": tiny_runs, "du2018.factorization": mf_runs}
+    claims = evaluate_claims(PAPER, tables, "ci")
     CLAIMS.conform(claims, where="claims")
+    assert list(claims["claim_id"]) == [spec.id for spec in DU_CLAIMS]
     by_id = claims.set_index("claim_id")
     for cid in (
         "identity_per_step",
@@ -175,10 +205,62 @@ def test_claims_table_conforms_and_exact_identities_pass(tiny_runs):
         "mf_identity_cumulative",
         "mf_rank1_linear_rate",
     ):
-        assert by_id.loc[cid, "passed"], by_id.loc[cid].to_dict()
-    assert by_id.loc["large_eta_balance_lost", "description"].endswith(
-        "not measured: large_eta experiment disabled"
-    )
+        assert by_id.loc[cid, "verdict"] == "REPRODUCED", by_id.loc[cid].to_dict()
+    assert by_id.loc["mf_unbalanced_not_balanced", "verdict"] == "CONTRADICTION CONFIRMED"
+
+
+def test_switched_off_studies_give_not_run_with_the_reason(tiny_runs, mf_runs):
+    """No large-η, drift, constant-step or paper-schedule runs in the tables: those claims are
+    NOT RUN and say which study and config key; every declared id is still there."""
+    by_id = verdicts({"du2018.network": tiny_runs, "du2018.factorization": mf_runs})
+    for cid, key in (
+        ("large_eta_balance_lost", "du2018.large_eta.enabled"),
+        ("drift_order_eta", "du2018.drift.enabled"),
+        ("mf_constant_small_step_keeps", "studies.constant.enabled"),
+        ("mf_constant_partial_rebalance", "studies.constant.enabled"),
+        ("mf_paper_schedule_stalls", "studies.paper_schedule.enabled"),
+    ):
+        assert by_id.loc[cid, "verdict"] == "NOT RUN"
+        assert key in by_id.loc[cid, "description"]
+    only_network = verdicts({"du2018.network": tiny_runs})
+    assert (
+        only_network.loc[only_network.index.str.startswith("mf_"), "verdict"] == "NOT RUN"
+    ).all()
+
+
+@pytest.mark.parametrize("scale", ["ci", "default", "offline", "paper"])
+def test_the_same_ids_at_every_scale_whatever_ran(scale, tiny_runs):
+    declared = [spec.id for spec in DU_CLAIMS]
+    for tables in ({}, {"du2018.network": tiny_runs}):
+        assert list(evaluate_claims(PAPER, tables, scale)["claim_id"]) == declared
+
+
+def _scaled_loss(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """The run with its loss after step 0 replaced by a flat factor·L(0) (an untrained run)."""
+    out = frame.copy()
+    loss = out["quantity"] == "loss"
+    first = out.loc[loss & (out["step"] == 0), ["init", "value"]].set_index("init")["value"]
+    later = loss & (out["step"] > 0)
+    out.loc[later, "value"] = factor * out.loc[later, "init"].map(first).to_numpy()
+    return out
+
+
+def test_an_untrained_run_makes_the_ratio_claims_inconclusive_never_fail(tiny_runs):
+    by_id = verdicts({"du2018.network": _scaled_loss(tiny_runs, 0.5)})
+    for cid in ("ratio_prediction", "d_conserved", "balanced_ratio", "unbalanced_ratio"):
+        assert by_id.loc[cid, "verdict"] == "INCONCLUSIVE", cid
+        assert "NOT met" in by_id.loc[cid, "preconditions"]
+        assert math.isfinite(by_id.loc[cid, "measured"])  # the value is still shown
+    # The identities do not depend on training and are still judged.
+    assert by_id.loc["identity_cumulative", "verdict"] == "REPRODUCED"
+
+
+def test_a_monotone_large_step_run_is_outside_the_claim_and_inconclusive(tiny_runs):
+    large = tiny_runs[tiny_runs["init"] == "balanced"].copy()
+    large["experiment"] = "large_eta"
+    by_id = verdicts({"du2018.network": pd.concat([tiny_runs, large], ignore_index=True)})
+    row = by_id.loc["large_eta_balance_lost"]
+    assert row["verdict"] == "INCONCLUSIVE" and "non-monotone" in row["preconditions"]
 
 
 def test_a_violated_identity_fails_its_claim(tiny_runs):
@@ -186,9 +268,79 @@ def test_a_violated_identity_fails_its_claim(tiny_runs):
     rows = (broken["quantity"] == "drift_predicted_cum") & (broken["layer"] == 1)
     broken.loc[rows, "value"] += 1e-3
     mf = run_factorization(FactorizationSpec(shape=(8, 6), rank=1, steps=200))
-    tables = {"du2018.network": broken, "du2018.factorization": mf}
-    by_id = claims_frame(evaluate(tables, "ci"), "ci").set_index("claim_id")
-    assert not by_id.loc["identity_cumulative", "passed"]
+    by_id = verdicts({"du2018.network": broken, "du2018.factorization": mf})
+    assert by_id.loc["identity_cumulative", "verdict"] == "DISCREPANCY"
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def test_ratio_gap_is_the_drift_of_d_relative_to_the_layer(tiny_runs):
+    """ratio − (1 + D(0)/‖W_h‖²) recomputed from the raw norms, and the identity behind it."""
+    for _, run in tiny_runs.groupby("init"):
+        w = wide(run)
+        for h in (1, 2):
+            a, b = w[("w_sq_norm", h)].to_numpy(), w[("w_sq_norm", h + 1)].to_numpy()
+            direct = b / a - (1 + (b[0] - a[0]) / a)
+            assert np.allclose(ratio_gap(w, h).to_numpy(), direct, rtol=0, atol=1e-14)
+            assert np.allclose(direct, ((b - a) - (b[0] - a[0])) / a, rtol=0, atol=1e-12)
+        stats = network_run({"init": "x", "eta": 0.2, "seed": 0}, w)
+        assert stats.ratio_gap == pytest.approx(
+            max(float(ratio_gap(w, h).abs().max()) for h in (1, 2)), rel=1e-12
+        )
+
+
+def test_measured_rate_of_an_exact_geometric_error():
+    steps = np.arange(200)
+    for rate in (0.5, 0.9):
+        err = pd.Series(rate**steps, index=steps)
+        assert measured_rate(err) == pytest.approx(rate, rel=1e-12)
+    assert math.isnan(measured_rate(pd.Series([1.0, 1.0], index=[0, 1])))
+
+
+def test_drift_spread_and_constant_reduction_on_known_numbers():
+    table = pd.DataFrame(
+        {
+            "init": ["balanced"] * 3,
+            "eta": [0.02, 0.05, 0.1],
+            "seed": [0] * 3,
+            "pair": [1] * 3,
+            "drift_per_eta": [1.0, 1.1, 0.9],
+        }
+    )
+    (row,) = drift_spread(table).itertuples()
+    assert row.spread == pytest.approx(0.2 / 1.0) and row.n_eta == 3
+    runs = [
+        FactorizationRun("constant", "unbalanced", e, 0, 1e-9, 1, 1e-13, 1, 1, k, math.nan)
+        for e, k in ((0.1, 0.99), (0.5, 0.7), (0.5, 0.6))
+    ]
+    reduction = constant_reduction(runs)
+    assert list(reduction) == [0.1, 0.5]
+    assert reduction[0.1] == [pytest.approx(0.01)]
+    assert reduction[0.5] == [pytest.approx(0.3), pytest.approx(0.4)]
+
+
+def test_ci_bands_were_measured_at_the_ci_setting():
+    """The ci tolerances rest on runs at presets/ci.yaml's setting (docs/papers/du2018.md):
+    if the ci network or factorization changes, they must be recalibrated."""
+    ci = config(load_yaml(ROOT / "presets" / "ci.yaml"))["du2018"]
+    assert ci["model"]["input_dim"] == 50 and ci["model"]["hidden_dims"] == [20, 20]
+    assert ci["model"]["output_dim"] == 5 and ci["model"]["n_samples"] == 200
+    assert ci["network"]["etas"] == [0.2] and ci["network"]["steps"] == 3000
+    assert ci["factorization"]["shape"] == [15, 20]
+    overlay = load_yaml(ROOT / "presets" / "calibrate" / "du2018-ci.yaml")
+    assert overlay["papers"] == ["du2018"]
+    # The overlay adds seeds only.
+    assert {k: set(v) for k, v in overlay["du2018"].items()} == {
+        "network": {"seeds"},
+        "drift": {"seeds"},
+        "factorization": {"seeds"},
+    }
+
+
+def test_figures_use_the_measures_not_the_claims():
+    source = (ROOT / "src" / "curvlab" / "plots" / "du2018.py").read_text()
+    assert "curvlab.claims" not in source and "curvlab.measures.du2018" in source
 
 
 # --------------------------------------------------------------------------- planning

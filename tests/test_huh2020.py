@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from curvlab import sweeps
-from curvlab.claims import claims_frame
-from curvlab.claims.huh2020 import evaluate
+from curvlab.claims import evaluate
+from curvlab.claims.huh2020 import CLAIMS, MODES_IDS
 from curvlab.config import load_config, merge, validate_config
 from curvlab.experiments.huh2020 import (
     ModesSpec,
@@ -28,10 +28,11 @@ from curvlab.experiments.huh2020 import (
     run_modes,
     run_train,
 )
+from curvlab.measures import huh2020 as ms
 from curvlab.models import deep_linear as dl
 from curvlab.optim import METHODS, Rule, direction, step
 from curvlab.papers.huh2020 import HUH2020_MODES, HUH2020_TRAIN
-from curvlab.tables import CLAIMS
+from curvlab.tables import CLAIMS as CLAIMS_TABLE
 from curvlab.theory import huh
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +132,7 @@ def test_tiny_damping_matches_the_svd_of_the_explicit_jacobian(tiny, autograd_ja
 
 
 def test_undamped_limits_are_pseudo_inverse_and_polar_factors():
-    """papers.md §1.3: NGD-d at ε = 0 is W_{>i}⁻¹ E W_{<i}⁻¹, sqrt-NGD-d polar(W_{>i})ᵀ E polar(W_{<i})ᵀ."""
+    """NGD-d at ε = 0 is W_{>i}⁻¹ E W_{<i}⁻¹, sqrt-NGD-d polar(W_{>i})ᵀ E polar(W_{<i})ᵀ."""
     rng = np.random.default_rng(3)
     ws = [np.eye(4) + 0.3 * rng.standard_normal((4, 4)) for _ in range(3)]
     e = rng.standard_normal((4, 4))
@@ -226,7 +227,7 @@ def test_conservation_laws_are_exact_at_eps_zero():
     rng = np.random.default_rng(5)
     sigma0 = 0.1 * np.exp(0.3 * rng.standard_normal((4, 3)))
     target = np.array([3.0, 2.0, 1.0])
-    # Euler: NGD-d keeps ratios, sqrt-NGD-d differences (papers.md §1.7 item 4).
+    # Euler: NGD-d keeps ratios, sqrt-NGD-d differences (docs/papers/huh2020.md, Corrections 4).
     _, ratios = huh.euler_modes(sigma0, target, 1.0, "block", 0.0, 0.01, 300, None, range(301))
     r = ratios[:, 1:] / ratios[:, :1]
     assert np.abs(r - r[0]).max() < 1e-12
@@ -347,12 +348,21 @@ def test_modes_table_conforms_and_paths_agree_per_mode(tiny_tables):
     assert rel["ngd_d"] > 0.05
 
 
+def _frame(train, modes, scale="ci"):
+    tables = {}
+    if train is not None:
+        tables["huh2020.train"] = train
+    if modes is not None:
+        tables["huh2020.modes"] = modes
+    frame = evaluate("huh2020", tables, scale)
+    CLAIMS_TABLE.conform(frame, where="claims")
+    assert list(frame["claim_id"]) == [spec.id for spec in CLAIMS]
+    return frame.set_index("claim_id")
+
+
 def test_claims_conform_and_exact_ones_pass(tiny_tables):
     train, modes = tiny_tables
-    tables = {"huh2020.train": train, "huh2020.modes": modes}
-    frame = claims_frame(evaluate(tables, "ci"), "ci")
-    CLAIMS.conform(frame, where="claims")
-    by_id = frame.set_index("claim_id")
+    by_id = _frame(train, modes)
     for cid in (
         "identity_jacobian_fd",
         "identity_kronecker",
@@ -360,23 +370,130 @@ def test_claims_conform_and_exact_ones_pass(tiny_tables):
         "modes_decouple",
         "exact_invariants",
         "same_path_per_mode_flow",
+        "same_path_per_mode_euler_order",
         "sqrt_speed_bounded",
         "ngd_speed_bound",
         "closed_form_ngd",
     ):
-        assert by_id.loc[cid, "passed"], by_id.loc[cid].to_dict()
+        assert by_id.loc[cid, "verdict"] == "REPRODUCED", by_id.loc[cid].to_dict()
     assert not by_id.loc["joint_paths_differ", "agrees_with_paper"]
-    assert "not measured" in by_id.loc["balance_drift_order_eta", "description"]
+    assert by_id.loc["joint_paths_differ", "target"] == "paper_contradicted"
+    # The tiny run has no GD at η/4: NOT RUN, naming the config key that switches it on.
+    row = by_id.loc["balance_drift_order_eta"]
+    assert row["verdict"] == "NOT RUN"
+    assert "huh2020.controls.gd_eta_quarter.enabled" in row["description"]
 
 
-def test_a_broken_identity_fails_its_claim(tiny_tables):
+def test_a_broken_identity_is_a_discrepancy(tiny_tables):
     train, modes = tiny_tables
     broken = train.copy()
     broken.loc[broken["quantity"] == "check_gn_blocks", "value"] = 1e-6
-    by_id = claims_frame(
-        evaluate({"huh2020.train": broken, "huh2020.modes": modes}, "ci"), "ci"
-    ).set_index("claim_id")
-    assert not by_id.loc["identity_kronecker", "passed"]
+    row = _frame(broken, modes).loc["identity_kronecker"]
+    assert row["outcome"] == "fail" and row["verdict"] == "DISCREPANCY"  # set a priori
+
+
+def test_disabled_studies_give_not_run_rows_with_their_reason(tiny_tables):
+    train, modes = tiny_tables
+    # No tables at all: every declared id, all NOT RUN.
+    assert (_frame(None, None)["verdict"] == "NOT RUN").all()
+    # The aligned study switched off (huh2020.modes.enabled: false): its claims only.
+    by_id = _frame(train, None)
+    for cid in MODES_IDS:
+        assert by_id.loc[cid, "verdict"] == "NOT RUN"
+        assert "huh2020.modes.enabled" in by_id.loc[cid, "description"]
+    assert by_id.loc["rate_ngd", "verdict"] != "NOT RUN"
+    # The controls switched off: the claims that need them, with the config key.
+    no_controls = train[~train["run"].isin(ms.CONTROLS)]
+    by_id = _frame(no_controls, modes)
+    for cid in (
+        "speed_spike",
+        "ngd_speed_bound",
+        "unclipped_no_divergence",
+        "ngd_d_undamped_stalls",
+    ):
+        assert by_id.loc[cid, "verdict"] == "NOT RUN"
+        assert "huh2020.controls." in by_id.loc[cid, "description"]
+    # The identity checks off.
+    no_checks = train[~train["quantity"].str.startswith("check_")]
+    row = _frame(no_checks, modes).loc["identity_jacobian_fd"]
+    assert row["verdict"] == "NOT RUN" and "huh2020.identity_checks" in row["description"]
+    # A modes table from before the every-step Euler statistic: NOT RUN, asking for a rerun.
+    old = modes[~modes["quantity"].isin(["euler_path_error", "euler_step_factor"])]
+    row = _frame(train, old).loc["same_path_per_mode_euler"]
+    assert row["verdict"] == "NOT RUN" and "rerun" in row["description"]
+
+
+def test_a_diverged_main_run_makes_its_rows_inconclusive_not_failed(tiny_tables):
+    train, modes = tiny_tables
+    blown = train.copy()
+    blown.loc[(blown["run"] == "sqrt_ngd") & (blown["seed"] == 1), "diverged"] = True
+    by_id = _frame(blown, modes)
+    for cid in ("faster_training", "rate_ngd", "balance_kept", "generalization_sqrt"):
+        row = by_id.loc[cid]
+        assert row["verdict"] == "INCONCLUSIVE", (cid, row.to_dict())
+        assert "sqrt-NGD seed 1" in row["preconditions"] and not row["preconditions_met"]
+    assert by_id.loc["modes_decouple", "verdict"] == "REPRODUCED"  # the aligned study is apart
+
+
+def test_every_bound_belongs_to_a_declared_claim():
+    declared = {spec.id for spec in CLAIMS}
+    assert set(ms.BOUNDS) <= declared
+    # The settings-dependent bounds are centred on the theory's values.
+    assert ms.rate_bound(4.0, 0.01).center == pytest.approx(-math.log(1 - 0.04) / 0.01)
+    assert ms.rate_ratio_bound(4).center == 4.0
+    assert ms.sqrt_escape_bound(4).center == -0.75
+
+
+# --------------------------------------------------------------------------- Euler path error
+
+
+def test_path_difference_against_a_known_gap():
+    """Two paths with the same map values whose layers differ by a known factor: the gap is
+    that factor; a path compared with itself has none."""
+    rng = np.random.default_rng(7)
+    t = np.linspace(0, 1, 200)
+    base = np.exp(np.stack([np.outer(1 + t, rng.uniform(0.5, 1.5, 2)) for _ in range(3)], 1))
+    assert huh.path_difference(base, base) == 0.0
+    delta = 0.013
+    shifted = base.copy()
+    shifted[:, 0, :] *= 1 + delta  # layer 1 up, layer 2 down: the map value is unchanged
+    shifted[:, 1, :] /= 1 + delta
+    assert huh.path_difference(base, shifted[::3]) == pytest.approx(delta, rel=1e-9)
+
+
+def test_full_rules_share_the_flow_path_and_euler_converges_at_first_order():
+    """The a-priori argument behind same_path_per_mode_euler: the flows of GD and NGD from the
+    same unbalanced init lie on one path per mode; Euler paths differ from it by O(step), with
+    η and the cap halved together."""
+    prob, _, _, s_hat, _ = _small_problem()
+    sigma0 = aligned_init(prob, 0.3, seed=1)[:, :2]
+    target = s_hat[:2]
+    levels = np.linspace(0.05, 0.95, 40)[:, None] * target[None, :] + 0.01
+    _, gd = huh.modes_at_map_values(sigma0, target, 0.0, "full", 0.0, 4000.0, levels)
+    _, ngd = huh.modes_at_map_values(sigma0, target, 1.0, "full", 1e-5, 40.0, levels)
+    ok = np.isfinite(gd).all(axis=(1, 2)) & np.isfinite(ngd).all(axis=(1, 2))
+    assert ok.sum() > 20
+    assert huh.path_difference(gd[ok], ngd[ok]) < 1e-6
+    errors = []
+    for f in (1.0, 0.5, 0.25):
+        eta, cap = 0.02 * f, 0.05 * f
+        g = huh.euler_modes(sigma0, target, 0.0, "full", 0.0, eta, int(200 / eta), None,
+                            np.arange(int(200 / eta) + 1))[1]  # fmt: skip
+        n = huh.euler_modes(sigma0, target, 1.0, "full", 1e-5, eta, int(8 / eta), cap,
+                            np.arange(int(8 / eta) + 1))[1]  # fmt: skip
+        errors.append(huh.path_difference(g, n))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert errors[0] > 1e-4  # a real discretization error to measure
+    assert (orders > 0.75).all(), (errors, orders)
+
+
+def test_the_modes_study_records_the_euler_path_error_at_each_step_factor(tiny_tables):
+    _, modes = tiny_tables
+    errors = ms.euler_path_errors(modes)
+    assert set(errors["factor"]) == {1.0, 0.5}
+    assert set(errors["method"]) == {"ngd", "sqrt_ngd"}  # the full rules other than GD
+    order = ms.euler_order(errors)
+    assert (order > 0.75).all(), order
 
 
 # --------------------------------------------------------------------------- planning

@@ -71,7 +71,7 @@ def test_index_html_renders_every_figure_without_errors(browser, tmp_path):
     workdir = make_copy(tmp_path / "wf", MICRO)
     snakemake(workdir, "--cores", "2", "reports/all")
     page = workdir / "reports" / "index.html"
-    assert "not measured at this scale" in page.read_text()
+    assert "NOT RUN" in page.read_text()
     browser.get(page.as_uri())
     images = browser.execute_script(
         "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete,"
@@ -92,6 +92,17 @@ def test_index_html_renders_every_figure_without_errors(browser, tmp_path):
         )
         claims = browser.execute_script(f"return document.querySelectorAll('#{paper} tr').length;")
         assert figures >= 4 and claims >= 5, (paper, figures, claims)
+    counts = browser.execute_script(
+        "return document.querySelectorAll('table.verdicts tbody tr').length;"
+    )
+    assert counts == 2  # one row per paper in the verdict summary
+    # A claim's link opens its entry in the rendered documentation page, from disk.
+    link = browser.find_element("css selector", "#du2018 td a[href*='docs/du2018.html#']")
+    anchor = link.get_attribute("href").rsplit("#", 1)[1]
+    link.click()
+    assert browser.current_url.endswith(f"docs/du2018.html#{anchor}")
+    assert browser.execute_script(f"return document.getElementById('{anchor}') !== null;")
+    browser.back()
     provenance = browser.find_element("css selector", ".provenance").text
     for field in ("curvlab", "commit", "config", "torch", "device", "UTC"):
         assert field in provenance, provenance

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from wfutil import MICRO, make_copy, snakemake
 
+from curvlab.claims import Verdict, claim_set
 from curvlab.io import read_table
 from curvlab.papers.du2018 import DU2018_FACTORIZATION, DU2018_NETWORK
 from curvlab.tables import CLAIMS
@@ -66,6 +67,24 @@ def test_run_writes_every_deliverable(finished):
         ["identity_per_step", "identity_cumulative", "identity_neuronwise", "mf_identity_per_step"]
     ]
     assert exact["passed"].all(), exact
+    # Every declared claim of both papers is a row, with one verdict from the vocabulary; the
+    # controls switched off in MICRO are NOT RUN, and no FAIL hides an unmet precondition.
+    for paper in ("du2018", "huh2020"):
+        ids = list(claims.loc[claims["paper"] == paper, "claim_id"])
+        assert ids == [spec.id for spec in claim_set(paper)]
+    assert set(claims["verdict"]) <= {str(v) for v in Verdict}
+    huh = claims[claims["paper"] == "huh2020"].set_index("claim_id")
+    assert (huh.loc[huh["outcome"] == "not_run", "verdict"] == "NOT RUN").all()
+    assert (huh["outcome"] == "not_run").any()
+    assert not (claims["outcome"].eq("fail") & ~claims["preconditions_met"]).any()
+    # The report opens with the verdict counts and links each claim to its documentation,
+    # rendered beside it.
+    assert '<table class="verdicts">' in html.split("<section", 1)[0]
+    docs = (finished / "reports" / "docs" / "du2018.html").read_text()
+    for cid in claims.loc[claims["paper"] == "du2018", "claim_id"]:
+        assert f'href="docs/du2018.html#{cid}"' in html
+        assert f'id="{cid}"' in docs
+    assert "reports/docs/du2018.html" in listed
     assert (finished / "logs" / "du2018" / "aggregate.log").exists()
     assert list((finished / "results" / "benchmarks").rglob("*.tsv"))
 

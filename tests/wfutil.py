@@ -67,7 +67,7 @@ def make_copy(dest: Path, overlay: dict) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(ROOT / name, dest / name)
-    for name in ("workflow", "profiles", "envs", "presets"):
+    for name in ("workflow", "profiles", "envs", "presets", "docs"):
         shutil.copytree(ROOT / name, dest / name)
     (dest / "src").symlink_to(ROOT / "src")
     (dest / "overlay.yaml").write_text(yaml.safe_dump(overlay))

@@ -108,14 +108,12 @@ def _cmd_plot(args: argparse.Namespace) -> None:
 
 
 def _cmd_claims(args: argparse.Namespace) -> None:
-    from curvlab.claims import claims_frame
+    from curvlab.claims import evaluate
     from curvlab.io import provenance, write_table
-    from curvlab.papers import PAPERS, load
     from curvlab.tables import CLAIMS
 
-    claims = load(PAPERS[args.paper].claims)(_paper_tables(args.paper, args.tables), args.scale)
     write_table(
-        claims_frame(claims, args.scale),
+        evaluate(args.paper, _paper_tables(args.paper, args.tables), args.scale),
         args.out,
         CLAIMS,
         provenance({"paper": args.paper, "tables": list(args.tables)}),
@@ -125,13 +123,14 @@ def _cmd_claims(args: argparse.Namespace) -> None:
 def _cmd_claims_merge(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from curvlab.claims import to_markdown
+    from curvlab.claims.render import to_markdown
     from curvlab.io import provenance, read_table, write_table, write_text_atomic
+    from curvlab.papers import TITLES
     from curvlab.tables import CLAIMS
 
     frame = pd.concat([read_table(p, CLAIMS) for p in args.inputs], ignore_index=True)
     write_table(frame, args.parquet, CLAIMS, provenance({"inputs": list(args.inputs)}))
-    write_text_atomic(args.markdown, to_markdown(frame))
+    write_text_atomic(args.markdown, to_markdown(frame, TITLES))
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -146,6 +145,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
         tables=args.tables,
         benchmarks=args.benchmarks,
         runtime_out=args.runtime_out,
+        docs=args.docs,
     )
 
 
@@ -251,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--benchmarks", type=Path, help="directory of Snakemake benchmark files")
     p.add_argument("--runtime-out", type=Path, help="where to write the runtime table")
+    p.add_argument(
+        "--docs",
+        nargs="*",
+        default=[],
+        type=Path,
+        help="docs/papers/<paper>.md pages, rendered beside the report (claim links)",
+    )
     p.add_argument("manifests", nargs="+", type=Path, help="figures.json of each paper")
     p.set_defaults(func=_cmd_report)
 

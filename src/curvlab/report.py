@@ -1,8 +1,11 @@
 """The HTML report (``reports/index.html``) and the deliverables manifest (``reports/all``).
 
-The report is one page that opens from disk: a section per paper with every figure (linked
-relatively, PDF beside it) and its caption, the paper's claims with measured and expected values,
-and a provenance line (curvlab version and commit, config hash, torch version, devices, date).
+The report is one page that opens from disk. It opens with the verdict counts (papers ×
+verdicts), then has a section per paper with every figure (linked relatively, PDF beside it)
+and its caption, and the paper's claims with measured and expected values, each linked to its
+entry in the paper's documentation page (``docs/papers/<paper>.md``, rendered beside the report
+as ``reports/docs/<paper>.html``), and a provenance line (curvlab version and commit, config
+hash, torch version, devices, date).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from curvlab import __version__
-from curvlab.claims import format_value, summary, verdict
+from curvlab.claims import summary
+from curvlab.claims.render import counts_html, rows_html
 from curvlab.config import ConfigError
 from curvlab.io import (
     config_hash,
@@ -44,10 +48,45 @@ table { border-collapse: collapse; font-size: 0.85rem; margin: 1rem 0; width: 10
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.5rem; vertical-align: top; text-align: left; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure img { max-width: min(100%, 1100px); }
-.pass { color: #146c2e; font-weight: 600; } .fail { color: #b00020; font-weight: 600; }
-.contradicted { color: #8a5a00; font-size: 0.8rem; display: block; }
+td.verdict { font-weight: 600; white-space: nowrap; } td.verdict small { font-weight: 400; }
+.reproduced { color: #146c2e; } .contradiction-confirmed { color: #5b3a8a; }
+.discrepancy { color: #b00020; } .out-of-calibration { color: #a04000; }
+.inconclusive, .reported, .not-run { color: #555; }
+table.verdicts { width: auto; } table.verdicts td.n { text-align: right; }
+table.verdicts td.zero { color: #bbb; }
 nav a { margin-right: 1rem; }
 """
+
+#: Where each paper's documentation page is rendered, relative to the report.
+DOCS_DIR = "docs"
+
+
+def render_docs(
+    pages: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str]
+) -> list[Path]:
+    """``docs/papers/<paper>.md`` → ``<outdir>/<paper>.html``, anchors kept, so that the
+    report's claim links open the claim's entry from disk."""
+    import markdown
+
+    written = []
+    for page in map(Path, pages):
+        body = markdown.markdown(
+            page.read_text(encoding="utf-8"), extensions=["tables", "fenced_code", "toc"]
+        )
+        title = html.escape(page.stem)
+        out = Path(outdir) / f"{page.stem}.html"
+        write_text_atomic(
+            out,
+            f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>curvlab: {title}</title>
+<style>{STYLE}</style></head><body>
+<p><a href="../index.html#{title}">← back to the report</a></p>
+{body}
+</body></html>
+""",
+        )
+        written.append(out)
+    return written
 
 
 def _provenance_summary(tables: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
@@ -81,33 +120,6 @@ def provenance_line(config: dict[str, Any] | None, tables: Sequence[str | os.Pat
         datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     ]
     return " · ".join(parts)
-
-
-def _claims_table(rows: pd.DataFrame) -> str:
-    out = [
-        "<table><thead><tr><th>claim</th><th>description</th><th>measured</th>"
-        "<th>expected</th><th>tolerance (source)</th><th>result</th></tr></thead><tbody>"
-    ]
-    for _, row in rows.iterrows():
-        result = verdict(row)
-        css = "pass" if row["passed"] else ("fail" if result != "not measured" else "")
-        note = (
-            "<span class='contradicted'>expectation contradicts the paper's text</span>"
-            if not row["agrees_with_paper"]
-            else ""
-        )
-        out.append(
-            "<tr>"
-            f"<td><code>{html.escape(row['claim_id'])}</code></td>"
-            f"<td>{html.escape(row['description'])}</td>"
-            f"<td class='num'>{html.escape(format_value(row['measured']))}</td>"
-            f"<td>{html.escape(row['expected'])}</td>"
-            f"<td>{html.escape(row['tolerance'])} ({html.escape(row['source'])})</td>"
-            f"<td><span class='{css}'>{'PASS' if row['passed'] else html.escape(result)}</span>"
-            f"{note}</td></tr>"
-        )
-    out.append("</tbody></table>")
-    return "\n".join(out)
 
 
 def runtime_table(benchmarks: str | os.PathLike[str]) -> pd.DataFrame:
@@ -191,8 +203,10 @@ def build_report(
     tables: Sequence[str | os.PathLike[str]] = (),
     benchmarks: str | os.PathLike[str] | None = None,
     runtime_out: str | os.PathLike[str] | None = None,
+    docs: Sequence[str | os.PathLike[str]] = (),
 ) -> None:
     out = Path(out)
+    render_docs(docs, out.parent / DOCS_DIR)
     runtime = runtime_table(benchmarks) if benchmarks else pd.DataFrame()
     if runtime_out is not None:
         write_table(runtime, runtime_out, RUNTIME, {"benchmarks": str(benchmarks)})
@@ -213,8 +227,8 @@ def build_report(
                 f"<a href='{html.escape(pdf)}'>PDF</a></figcaption></figure>"
             )
         rows = claims[claims["paper"] == paper]
-        body.append(f"<h3>Claims</h3><p>{html.escape(summary(rows))}</p>")
-        body.append(_claims_table(rows))
+        body.append(f"<h3>Claims</h3><p>{html.escape(summary(rows))}.</p>")
+        body.append(rows_html(rows, docs_dir=DOCS_DIR))
         body.append("</section>")
         sections.append("\n".join(body))
     scale = ", ".join(sorted(claims["scale"].unique())) if len(claims) else "-"
@@ -225,9 +239,11 @@ def build_report(
 <body>
 <h1>curvlab: reproduced figures and checked claims</h1>
 <p class="provenance">{html.escape(provenance_line(config, tables))}</p>
-<p>Scale <b>{html.escape(scale)}</b>: {html.escape(summary(claims))}
-(<a href="claims.md">claims.md</a>, <a href="claims.parquet">claims.parquet</a>).
-Papers covered: {", ".join(html.escape(TITLES.get(m, m)) for m in claims["paper"].unique())}.</p>
+<p>Scale <b>{html.escape(scale)}</b>. Verdicts of the papers' claims
+(<a href="claims.md">claims.md</a>, <a href="claims.parquet">claims.parquet</a>); each claim
+links to its documentation: what it states, how its tolerance was calibrated, what a failure
+would mean.</p>
+{counts_html(claims, TITLES)}
 <nav>{" ".join(nav)} <a href="#runtime">runtime</a></nav>
 {"".join(sections)}
 <section id="runtime"><h2>Runtime</h2>{_runtime_section(runtime)}</section>

@@ -15,22 +15,33 @@ VALUE = Column("value", "float64", "value of the quantity (NaN or inf after dive
 CLAIMS = TableSchema(
     name="claims",
     description=(
-        "One row per checkable claim of a paper: the measured value beside the expected one. "
-        "`passed` says whether the measurement meets the expectation; `agrees_with_paper` is "
-        "False where the expectation is a measured correction that contradicts the paper's text "
-        "(papers.md 'Verified by simulation')."
+        "One row per declared claim of a paper, at every scale: the measured value beside the "
+        "expected one, what the expectation rests on, and one derived verdict (REPRODUCED, "
+        "CONTRADICTION CONFIRMED, DISCREPANCY, OUT OF CALIBRATION, INCONCLUSIVE, REPORTED, "
+        "NOT RUN; see curvlab.claims). `source` is the claim's entry in docs/papers/."
     ),
     columns=(
         Column("paper", "string", "du2018, huh2020, jacot2020, ghorbani2019 or mori2022"),
-        Column("claim_id", "string", "short stable identifier"),
-        Column("description", "string", "what is checked, in words"),
-        Column("measured", "float64", "measured value (NaN if it could not be measured)"),
-        Column("expected", "string", "expected value or range, in words and numbers"),
-        Column("tolerance", "string", "the tolerance applied and its source"),
-        Column("passed", "bool", "measurement meets the expectation"),
-        Column("agrees_with_paper", "bool", "the expectation is the paper's own claim"),
-        Column("scale", "string", "preset name: ci, default or paper"),
-        Column("source", "string", "where the claim and tolerance come from"),
+        Column("claim_id", "string", "stable identifier, the same at every scale"),
+        Column("description", "string", "the claim, then what this run measured, in words"),
+        Column("measured", "float64", "measured value (NaN if not run)"),
+        Column("measured_se", "float64", "its standard error, NaN where there is none"),
+        Column("expected", "string", "the expectation, written by the bound that checks it"),
+        Column("tolerance", "string", "where the tolerance was calibrated"),
+        Column("outcome", "string", "pass, fail, inconclusive, reported or not_run"),
+        Column("passed", "bool", "outcome == pass"),
+        Column(
+            "target",
+            "string",
+            "paper, paper_notation_fixed, paper_contradicted or reconstruction",
+        ),
+        Column("agrees_with_paper", "bool", "target != paper_contradicted"),
+        Column("calibration", "string", "this_scale, other_scale or a_priori"),
+        Column("preconditions", "string", "what must hold for the number to mean anything"),
+        Column("preconditions_met", "bool", "all preconditions hold (else: inconclusive)"),
+        Column("verdict", "string", "the one word a reader sees, derived from the above"),
+        Column("scale", "string", "preset name: ci, default, offline, paper or custom"),
+        Column("source", "string", "docs/papers/<paper>.md#<claim_id>"),
     ),
 )
 

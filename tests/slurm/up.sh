@@ -8,7 +8,7 @@
 #   tests/slurm/down.sh DIR    # stops every daemon this script started
 #
 # Everything lives in DIR (configs, sockets, spool, logs, database); nothing is written to /etc.
-# Configuration and pitfalls: ../shared/specs/slurm-local.md (single node, no systemd, no cgroups).
+# Single node, no systemd, no cgroups: proctrack/linuxproc and task/none, munge with its own socket.
 set -euo pipefail
 S=$(mkdir -p "$1" && cd "$1" && pwd)
 CPUS=${SLURM_CPUS:-$(nproc)}
@@ -122,7 +122,7 @@ slurmd -f "$SLURM_CONF"
 wait_for 60 "the node" bash -c "sinfo -h -o %T | grep -qE '^(idle|mixed|allocated)'"
 
 # snakemake-executor-plugin-slurm-jobstep drops every SLURM_* variable (SLURM_CONF too) before
-# its srun; this wrapper, first on PATH, restores the config location (slurm-local.md pitfall 1).
+# its srun; this wrapper, first on PATH, restores the config location (srun otherwise reads /etc/slurm).
 cat >"$S/bin/srun" <<WRAP
 #!/usr/bin/env bash
 export SLURM_CONF="\${SLURM_CONF:-$SLURM_CONF}"

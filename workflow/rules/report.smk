@@ -4,6 +4,8 @@ PAPER_CLAIMS = [paper["claims"] for paper in PAPER_OUTPUTS.values()]
 PAPER_MANIFESTS = [paper["manifest"] for paper in PAPER_OUTPUTS.values()]
 PAPER_FIGURES = [f for paper in PAPER_OUTPUTS.values() for f in paper["figures"]]
 RESULT_TABLES = [t for paper in PAPER_OUTPUTS.values() for t in paper["tables"]]
+# Each paper's documentation page: what its claims state and how their tolerances were set.
+PAPER_DOCS = [f"docs/papers/{paper}.md" for paper in PAPER_OUTPUTS]
 
 
 rule claims:
@@ -38,7 +40,9 @@ rule report_config:
     params:
         config=json.dumps(config, sort_keys=True, indent=2),
     run:
-        Path(output.config).write_text(f"{params.config}\n", encoding="utf-8")
+        from curvlab.io import write_text_atomic
+
+        write_text_atomic(output.config, f"{params.config}\n")
 
 
 rule html_report:
@@ -48,9 +52,11 @@ rule html_report:
         manifests=PAPER_MANIFESTS,
         figures=PAPER_FIGURES,
         tables=RESULT_TABLES,
+        docs=PAPER_DOCS,
     output:
         html="reports/index.html",
         runtime="reports/runtime.parquet",
+        docs=[f"reports/docs/{paper}.html" for paper in PAPER_OUTPUTS],
     log:
         "logs/report/index.log",
     conda:
@@ -60,7 +66,8 @@ rule html_report:
     shell:
         "{params.curvlab} report --claims {input.claims:q} --out {output.html:q}"
         " --config-file {input.config:q} --tables {input.tables:q}"
-        " --benchmarks results/benchmarks --runtime-out {output.runtime:q} -- {input.manifests:q}"
+        " --benchmarks results/benchmarks --runtime-out {output.runtime:q}"
+        " --docs {input.docs:q} -- {input.manifests:q}"
         " > {log:q} 2>&1"
 
 

@@ -8,7 +8,7 @@ particular Σ_j w_j θ_j^k ≈ Tr(A^k)/P, exactly for k ≤ 2m − 1 per draw.
 
 ``slq`` returns the raw nodes and weights of every draw; smoothing is a separate step
 (:func:`smoothed_density`), done at plot time with a recorded kernel width, because the width is
-a convention (anchors.md §1.9):
+a convention that differs between libraries:
 
 * ``"ghorbani"`` — Gaussian of variance σ²·max(1, λmax − λmin), σ² = 1e-5 (Ghorbani et al.'s code,
   copied by PyHessian and ASDL); very peaked, meant for log-density plots;

@@ -1,6 +1,6 @@
 """Ghorbani, Krishnan & Xiao (ICML 2019): Hessian eigenvalue densities through training.
 
-Three pure functions, one per workflow task (papers.md §4; protocol of §4.7):
+Three pure functions, one per workflow task (setup and protocol: docs/papers/ghorbani2019.md):
 
 * :func:`run_train` — SGD with momentum and a step learning-rate schedule on a class-stratified
   training subset, with or without BatchNorm or with population-statistics BN; writes
@@ -13,7 +13,8 @@ Three pure functions, one per workflow task (papers.md §4; protocol of §4.7):
 * :func:`run_validation` — SLQ against the explicit Hessian of an MLP small enough to
   diagonalize: Ritz values and smoothed densities (L1 distance).
 
-BN Hessian modes (papers.md §4.7 "Protocol"), after filter normalization of the BN-fed layers:
+BN Hessian modes (docs/papers/ghorbani2019.md, Corrections 2), after filter normalization of the
+BN-fed layers:
 ``batch`` = mean of the minibatch Hessians over a fixed partition of the subset into batches of
 the training batch size, each through its own statistics (the BN objective SGD follows);
 ``full`` = whole-subset statistics, differentiated; ``frozen`` = whole-subset statistics at θ
@@ -59,7 +60,9 @@ def load_subset(
     from curvlab.data import downscale, load_dataset, stratified_subset, to_float
 
     if dataset.lower().replace("-", "") == "imagenet":
-        raise ValueError("ImageNet is out of scope for this reproduction (papers.md §4.5)")
+        raise ValueError(
+            "ImageNet is out of scope for this reproduction (docs/papers/ghorbani2019.md)"
+        )
     arrays = load_dataset(dataset, root=root, download=False)
     x_all, y_all = arrays["x_train"], arrays["y_train"]
     if x_all.ndim == 3:
@@ -505,7 +508,7 @@ def _spectrum(op: Any, spec: CurvatureSpec, step: int) -> tuple[Any, Any, float]
     """SLQ quadrature of every draw and the top eigenpairs; returns the time SLQ ended.
 
     With ``topk_steps`` None the eigenpairs are the top Ritz pairs of SLQ's draw 0 (a
-    Lanczos run with full reorthogonalization from a random start, papers.md §4.3; needs
+    Lanczos run with full reorthogonalization from a random start, as in the paper's code; needs
     ``lanczos_steps`` ≥ 3·``top_eigs`` to converge), with residuals measured by one more
     product, as :func:`curvlab.curvature.topk` does; otherwise a separate
     :func:`~curvlab.curvature.topk` run of ``topk_steps``.

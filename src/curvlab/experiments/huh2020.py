@@ -3,8 +3,8 @@
 Two experiments, each a pure function from a frozen spec to a tidy long table (NumPy float64;
 no torch):
 
-* :func:`run_train` — one optimizer on the random-init student (papers.md §1.2 protocol with the
-  §1.7 defaults): whitened inputs X (N × P, (1/P)XXᵀ = I), a rank-r teacher with singular values
+* :func:`run_train` — one optimizer on the random-init student (the paper's setup with the
+  reconstructed choices of docs/papers/huh2020.md): whitened inputs X (N × P, (1/P)XXᵀ = I), a rank-r teacher with singular values
   s̄ and Haar singular vectors, noise σ_z, student W = W_d ⋯ W_1 with W_i = σ₀G_i/√N. The
   training loss is (1/2P)‖Y − WX‖² = ½‖W − Σ̂‖² + const with Σ̂ = (1/P)YXᵀ, so the rules of
   :mod:`curvlab.optim.deep_linear` are applied with E = W − Σ̂. Time is t = ηk. Logged on a
@@ -16,8 +16,10 @@ no torch):
   evolves on its own. Per method: Euler steps of the per-mode scalar system (all modes, same
   global clipping as the matrix network), the gradient flow (no clipping: clipping only
   reparametrizes time in the flow) and, for the first ``matrix_steps`` steps, the matrix
-  network itself, whose deviation from the scalar system is recorded. Also Euler runs of the
-  block rules at ε = 0 (exact invariants) and balanced closed-form checks of the theory at the
+  network itself, whose deviation from the scalar system is recorded. For every full rule, the
+  gap between its Euler path and GD's (:func:`curvlab.theory.huh.path_difference` over every
+  step), at the main step and at the refined steps of ``euler_refinement`` (η and the cap both
+  scaled). Also Euler runs of the block rules at ε = 0 (exact invariants) and balanced closed-form checks of the theory at the
   run's σ₀ and targets.
 
 Divergence (a non-finite loss) stops a run and is recorded in the ``diverged`` column.
@@ -48,7 +50,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Problem:
-    """The teacher–student problem shared by every run of one seed (papers.md §1.2, §1.7)."""
+    """The teacher–student problem shared by every run of one seed (docs/papers/huh2020.md,
+    Setup and Reconstructed choices 1–2)."""
 
     n_dim: int = 16
     depth: int = 4
@@ -143,12 +146,16 @@ class ModesSpec:
     log_points: int = 600
     logdet_scale: float = 0.3
     logdet_steps: int = 100
+    euler_refinement: tuple[float, ...] = (0.5,)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "teacher_singular_values", tuple(float(v) for v in self.teacher_singular_values)
         )
         object.__setattr__(self, "seeds", tuple(int(v) for v in self.seeds))
+        object.__setattr__(self, "euler_refinement", tuple(float(f) for f in self.euler_refinement))
+        if any(not 0 < f < 1 for f in self.euler_refinement):
+            raise ValueError("euler_refinement factors must lie in (0, 1)")
         for name, m in self.methods.items():
             unknown = set(m) - {"structure", "alpha", "eps", "clip", "horizon"}
             if unknown:
@@ -282,7 +289,8 @@ def _explicit_velocity(ws: list[np.ndarray], e: np.ndarray, rule: Rule) -> np.nd
 
 
 def identity_checks(ws: list[np.ndarray], e: np.ndarray, rule: Rule) -> dict[str, float]:
-    """Kronecker identities and the fast route at one point (papers.md §1.7 "identities").
+    """Kronecker identities and the fast route at one point (claims ``identity_*`` and
+    ``fast_route`` of docs/papers/huh2020.md).
 
     * ``check_jacobian_fd``: max |J_i − central finite differences| / max |J| (step 1e-4; the
       map is linear in each single entry, so the difference is rounding only);
@@ -317,7 +325,8 @@ def identity_checks(ws: list[np.ndarray], e: np.ndarray, rule: Rule) -> dict[str
 
 
 def negative_real_eigenvalues(sigma_hat: np.ndarray, w0: np.ndarray) -> int:
-    """Number of negative real eigenvalues of Σ̂⁻¹W₀ (papers.md §1.7 item 5): each one is a
+    """Number of negative real eigenvalues of Σ̂⁻¹W₀ (docs/papers/huh2020.md, Corrections 5): each
+    one is a
     time e^{dt} − 1 = −λ at which undamped NGD-d's map path Σ̂ + (W₀ − Σ̂)e^{−dt} is singular."""
     lam = np.linalg.eigvals(np.linalg.solve(sigma_hat, w0))
     real = np.abs(lam.imag) <= 1e-9 * np.abs(lam)
@@ -331,8 +340,8 @@ def logdet_law_check(
 
     Returns the largest change of log|det W_i| − log|det W_1| over the steps taken, and the
     number of steps: the run stops before any layer's smallest singular value falls below a
-    tenth of its initial value (where the map path approaches a singular matrix, papers.md
-    §1.7 item 5, and rounding, not the rule, would dominate). [R] protocol.
+    tenth of its initial value (where the map path approaches a singular matrix, docs/papers/
+    huh2020.md Corrections 5, and rounding, not the rule, would dominate). [R] protocol.
     """
     n = sigma_hat.shape[0]
     rng = numpy_rng(seed, "huh2020/logdet")
@@ -488,8 +497,8 @@ def map_levels(s0: np.ndarray, target: np.ndarray, n: int) -> np.ndarray:
 
 
 def aligned_init(problem: Problem, spread: float, seed: int) -> np.ndarray:
-    """Per-mode layer values σ_ik(0) = σ₀ e^{spread·g_ik}, g ~ N(0, 1) (shape (d, N)); papers.md
-    §1.7 "same path per mode" uses σ₀ = 0.1, spread 0.3. Drawn from (seed, "huh2020/aligned")."""
+    """Per-mode layer values σ_ik(0) = σ₀ e^{spread·g_ik}, g ~ N(0, 1) (shape (d, N)): unbalanced
+    within each mode (default spread 0.3). Drawn from (seed, "huh2020/aligned")."""
     g = numpy_rng(seed, "huh2020/aligned").standard_normal((problem.depth, problem.n_dim))
     return problem.init_scale * np.exp(spread * g)
 
@@ -570,6 +579,43 @@ def _matrix_check(sigma0, s_hat, u_hat, v_hat, bases, rule, eta, cap, steps) -> 
     return dev / scale, off / scale
 
 
+def _euler_path_errors(
+    spec: ModesSpec,
+    sigma0: np.ndarray,
+    s_hat: np.ndarray,
+    top: int,
+    main: dict[str, np.ndarray],
+) -> list[pd.DataFrame]:
+    """``euler_path_error`` of every full rule other than GD: its Euler path's largest gap to
+    GD's (:func:`curvlab.theory.huh.path_difference`, every step, the logged modes), at the
+    step factors 1 and ``spec.euler_refinement`` (index j of the constant = j-th factor, listed
+    in ``euler_step_factor``): the factor multiplies η and the clipping cap together, since a
+    clipped step's length is the cap, not η‖v‖ (docs/papers/huh2020.md,
+    same_path_per_mode_euler)."""
+    factors = (1.0, *spec.euler_refinement)
+    errors: dict[str, list[float]] = {name: [] for name in main if name != "gd"}
+    for f in factors:
+        if f == 1.0:
+            paths = main
+        else:
+            paths = {}
+            for name in main:
+                m = spec.methods[name]
+                cap = None if m.get("clip") is None else f * m["clip"]
+                steps = int(round(m["horizon"] / (f * spec.eta)))
+                _, every = huh.euler_modes(
+                    sigma0, s_hat, m["alpha"], "full", m["eps"], f * spec.eta, steps, cap,
+                    np.arange(steps + 1),
+                )  # fmt: skip
+                paths[name] = every[:, :, :top].copy()
+                del every
+        for name in errors:
+            errors[name].append(huh.path_difference(paths["gd"], paths[name]))
+    frames = [_constant("problem", "euler_step_factor", factors)]
+    frames += [_constant(name, "euler_path_error", values) for name, values in errors.items()]
+    return frames
+
+
 def run_modes(spec: ModesSpec) -> pd.DataFrame:
     """The aligned-network study for each seed of the spec (see :func:`modes_one_seed`)."""
     return pd.concat([modes_one_seed(spec, seed) for seed in spec.seeds], ignore_index=True)
@@ -580,8 +626,10 @@ def modes_one_seed(spec: ModesSpec, seed: int) -> pd.DataFrame:
 
     Quantities: ``map_value`` (layer 0) and ``layer_value`` (layers 1..d) of the first
     ``logged_modes`` modes, variant ``euler`` (per step) or ``flow`` (where s_k reaches the
-    levels of :func:`map_levels`; ``t`` is the time it does, ``step`` the level's number). Constants (variant ``constant``):
-    ``target_sv`` (method ``problem``); per method ``decoupling_error`` (1: max |matrix − scalar|
+    levels of :func:`map_levels`; ``t`` is the time it does, ``step`` the level's number).
+    Constants (variant ``constant``): ``target_sv`` and ``euler_step_factor`` (method
+    ``problem``); ``euler_path_error`` (every full rule but GD, per step factor, see
+    :func:`_euler_path_errors`); per method ``decoupling_error`` (1: max |matrix − scalar|
     per-mode layer value, 2: max off-diagonal entry, both over the largest layer value, 3: the
     number of steps compared); ``closed_form_error`` (ngd, ngd_d: max |numerical − closed form|
     of the balanced ε = 0 flow for the teacher modes); ``t_half_over_escape_time`` (gd, per
@@ -598,20 +646,36 @@ def modes_one_seed(spec: ModesSpec, seed: int) -> pd.DataFrame:
     frames = [_constant("problem", "target_sv", s_hat)]
     start = time.perf_counter()
 
-    def euler(name: str, rule: Rule, horizon: float, cap: float | None) -> None:
+    def euler(name: str, rule: Rule, horizon: float, cap: float | None) -> np.ndarray:
+        """Log the Euler run's recorded steps; return the logged modes at every step."""
         steps = int(round(horizon / spec.eta))
         record = log_steps(steps, spec.log_points, spec.log_points // 4)
-        k, sig = huh.euler_modes(
-            sigma0, s_hat, rule.alpha, rule.structure, rule.eps, spec.eta, steps, cap, record
-        )
+        _, every = huh.euler_modes(
+            sigma0, s_hat, rule.alpha, rule.structure, rule.eps, spec.eta, steps, cap,
+            np.arange(steps + 1),
+        )  # fmt: skip
+        sig = every[record]
         for mode in range(top):
-            frames.append(_mode_frame(name, "euler", k, k * spec.eta, sig[:, :, mode], mode + 1))
+            frames.append(
+                _mode_frame(name, "euler", record, record * spec.eta, sig[:, :, mode], mode + 1)
+            )
+        return every[:, :, :top].copy()
 
+    # The full rules share each mode's path in the flow; their Euler paths are compared with
+    # GD's at every step, at the main step (factor 1) and the refined ones.
+    reference = spec.methods.get("gd")
+    compare = reference is not None and (reference["structure"], reference["alpha"]) == (
+        "full",
+        0.0,
+    )
+    dense: dict[str, np.ndarray] = {}
     for name, m in spec.methods.items():
         rule = Rule(m["structure"], m["alpha"], m["eps"])
         cap = m.get("clip")
         # Euler steps of the per-mode system: all modes (they interact through the clipping).
-        euler(name, rule, m["horizon"], cap)
+        every = euler(name, rule, m["horizon"], cap)
+        if compare and m["structure"] == "full":
+            dense[name] = every
         # The flow of the same rule, only the logged modes (in the flow they do not interact:
         # clipping only reparametrizes time), recorded where each mode's map value reaches the
         # levels of map_levels(), so every method is compared at the same s.
@@ -638,6 +702,9 @@ def modes_one_seed(spec: ModesSpec, seed: int) -> pd.DataFrame:
             n_check,
             time.perf_counter() - start,
         )
+
+    if compare and len(dense) > 1:
+        frames += _euler_path_errors(spec, sigma0, s_hat, top, dense)
 
     # Exact invariants at ε = 0 (block rules, Euler, no clipping): the layer ratios (NGD-d) and
     # differences (sqrt-NGD-d) must not move at all.

@@ -1,6 +1,6 @@
 """Jacot, Gabriel & Hongler (ICLR 2020): the Hessian's moments through training vs Corollary 1.
 
-Pure functions from frozen specs to tidy tables (papers.md §2; estimators of §2.7 in
+Pure functions from frozen specs to tidy tables (docs/papers/jacot2020.md; the estimators are in
 :mod:`curvlab.experiments.jacot2020_estimators`):
 
 * :func:`run_kernels` — the limiting kernels Σ, Θ, Φ, Υ (and two mis-readings of Υ) on the
@@ -95,7 +95,7 @@ def disk_data(n_samples: int, target: str, seed: int) -> tuple[np.ndarray, np.nd
 
 @dataclass(frozen=True)
 class Data:
-    """The MNIST subset shared by every MNIST task (papers.md §2.2 [R] choices)."""
+    """The MNIST subset shared by every MNIST task (docs/papers/jacot2020.md, Reconstructed choice 3)."""
 
     n_samples: int = 256
     image_size: int = 14
@@ -470,7 +470,7 @@ def hutchinson_checks(model, x, y, probes: int, seed: int) -> dict[str, float]:
 
 
 def explicit_checks(model, x, y) -> dict[str, float]:
-    """The exact estimators against explicit Hessians (papers.md §2.7: gate at ≤ 1e-12).
+    """The exact estimators against explicit Hessians (claims check_*: ≤ 1e-12).
 
     Errors are relative to Schatten norms (Tr|A|^k), so a moment near zero does not inflate
     them: ``check_tr_i`` Tr I^k vs Tr(Θ̂/N)^k, ``check_tr_s`` Tr S = ∇C·G, ``check_tr_h`` Tr H^k

@@ -1,4 +1,4 @@
-"""Exact curvature estimators for NTK-parametrized MLPs with the MSE (papers.md §2.7).
+"""Exact curvature estimators for NTK-parametrized MLPs with the MSE (docs/papers/jacot2020.md, Reconstructed choice 5).
 
 For C = (1/2N)‖Y − Y*‖² the Hessian splits as H = I + S with I = JᵀJ/N (J the N·n_L × P
 Jacobian, rows sample-major) and S = Σ_i c_i ∇²f_i, c = ∇C = (Y − Y*)/N. What is computed here,
@@ -161,7 +161,7 @@ def measure(
     jacobian_bytes: int = 1 << 30,
     s_powers: str = "hutchinson",
 ) -> Moments:
-    """Tr H^k (k ≤ 4) and its parts at the model's current parameters (papers.md §2.7).
+    """Tr H^k (k ≤ 4) and its parts at the model's current parameters.
 
     ``s_powers="dense"`` replaces Hutchinson for Tr S^{2,3,4} by the explicit S (tests only).
     """

@@ -1,6 +1,6 @@
 """Deep linear networks W = W_d ⋯ W_1 and the exact Kronecker structure of their Gauss–Newton matrix.
 
-Huh (ICML 2020), papers.md §1.3. Layers are ``ws[0] = W_1, …, ws[-1] = W_d`` with
+Huh (ICML 2020); docs/papers/huh2020.md. Layers are ``ws[0] = W_1, …, ws[-1] = W_d`` with
 W_i ∈ R^{n_i × n_{i−1}}; the map is W = W_d ⋯ W_1 ∈ R^{n_d × n_0}. With
 
 * W_{<i} = W_{i−1} ⋯ W_1 (identity for i = 1) and W_{>i} = W_d ⋯ W_{i+1} (identity for i = d),
@@ -11,7 +11,7 @@ respect to vec(W_i) is
 
     J_i = W_{<i}ᵀ ⊗ W_{>i}        (n_d n_0 × n_i n_{i−1}),   J = [J_1 … J_d].
 
-For the loss ½‖W − Σ̂‖_F² (whitened inputs, papers.md §1.2) the Gauss–Newton matrix ("Hessian+")
+For the loss ½‖W − Σ̂‖_F² (whitened inputs) the Gauss–Newton matrix ("Hessian+")
 is G = JᵀJ, with blocks
 
     G_ij = (W_{<i} W_{<j}ᵀ) ⊗ (W_{>i}ᵀ W_{>j}),
@@ -122,7 +122,7 @@ def unflatten(theta: np.ndarray, shapes: Sequence[tuple[int, int]]) -> list[np.n
 
 
 def random_init(widths: Sequence[int], scale: float, rng: np.random.Generator) -> list[np.ndarray]:
-    """W_i = scale · G_i / √n_{i−1} with G_i i.i.d. N(0, 1) (papers.md §1.2, σ₀ = ``scale``).
+    """W_i = scale · G_i / √n_{i−1} with G_i i.i.d. N(0, 1) (σ₀ = ``scale``).
 
     Draw order: W_1, …, W_d.
     """

@@ -1,4 +1,4 @@
-"""Fully connected networks in NTK parametrization (Jacot, Gabriel & Hongler 2020, §2).
+"""Fully connected networks in NTK parametrization (Jacot, Gabriel & Hongler 2020, Section 2).
 
 z_{ℓ+1} = W_ℓ a_ℓ / √n_ℓ + β b_ℓ, a_0 = x, a_ℓ = σ(z_ℓ) for hidden layers, f = z_L (no final
 nonlinearity), every parameter i.i.d. N(0, 1) [V]. ``widths = (n_0, n_1, …, n_L)``; the paper's
@@ -6,7 +6,7 @@ L counts weight matrices, so L = 3 is two hidden layers. σ is the smooth ReLU (
 normalized version, with the same constants as :mod:`curvlab.theory.jacot`.
 
 Besides the module, :func:`hessian_trace` is the closed form of g(x) = Σ_p ∂²f(x)/∂θ_p² for
-L = 2 and L = 3 (papers.md §2.7), and :func:`last_layer_factor` the ∂g/∂W_{L−1} it is linear in,
+L = 2 and L = 3, and :func:`last_layer_factor` the ∂g/∂W_{L−1} it is linear in,
 which gives the Rao-Blackwellized kernels Φ̂ and Σ̂.
 """
 
@@ -145,7 +145,7 @@ def last_layer_factor(model: NTKMLP, x: Tensor) -> tuple[Tensor, Tensor]:
 
     * L = 2: R = c₀ σ''(z₁)/√n₁, c₀ = ‖x‖²/n₀ + β²;
     * L = 3: R = [c₁ σ''(z₂) + c₀ (P ⊙ σ''(z₂) + Q ⊙ σ'(z₂))]/√n₂ with c₁ = ‖a₁‖²/n₁ + β²,
-      P = σ'(z₁)² (W₁ ⊙ W₁)ᵀ/n₁ and Q = σ''(z₁) W₁ᵀ/√n₁ (papers.md §2.7: tr H₂ and tr H₁).
+      P = σ'(z₁)² (W₁ ⊙ W₁)ᵀ/n₁ and Q = σ''(z₁) W₁ᵀ/√n₁ (tr H₂ and tr H₁).
     """
     zs, acts = model.hidden(x)
     beta2 = model.beta**2
@@ -175,7 +175,7 @@ def rao_blackwell_kernels(model: NTKMLP, x: Tensor) -> tuple[Tensor, Tensor]:
     """(Φ̂, Σ̂), the conditional expectations over the last layer's weights given the hidden ones.
 
     f and g are linear in W_{L−1} ~ N(0, I), so E[g_i f_j | hidden] = R_i·a_j/√n_{L−1} and
-    E[f_i f_j | hidden] = a_i·a_j/n_{L−1} + β² exactly (papers.md §2.7), per output.
+    E[f_i f_j | hidden] = a_i·a_j/n_{L−1} + β² exactly, per output.
     """
     r, a = last_layer_factor(model, x)
     width = model.widths[-2]

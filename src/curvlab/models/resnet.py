@@ -1,5 +1,5 @@
 """CIFAR-style ResNet-n (He et al. 2016, §4.2) with three BatchNorm modes, and the BN helpers
-shared with :mod:`curvlab.models.vgg` (Ghorbani, Krishnan & Xiao 2019; papers.md §4).
+shared with :mod:`curvlab.models.vgg` (Ghorbani, Krishnan & Xiao 2019; docs/papers/ghorbani2019.md).
 
 ResNet-n, n = 6k + 2: a 3 × 3 stem of ``width`` channels, three stages of k basic blocks
 (conv3×3–BN–ReLU–conv3×3–BN, + shortcut, ReLU) with ``width``, 2·``width``, 4·``width``
@@ -12,10 +12,10 @@ BatchNorm modes (``bn``):
 * ``none`` — no normalization; convolutions get a bias (zero at initialization).
 * ``batch`` — standard BatchNorm: minibatch statistics in training.
 * ``population`` — normalization by statistics of the whole training set at the current θ
-  (papers.md §4.5, corrected in §4.7 item 3): :func:`set_population_statistics` recomputes them
-  with one full-batch pass and stores them as the BN layers' running statistics; training and
-  evaluation both run the BN layers in eval mode, so the statistics are constants (no gradient
-  flows through them). The training loop recomputes them before every step.
+  (docs/papers/ghorbani2019.md, Reconstructed choices 3): :func:`set_population_statistics`
+  recomputes them with one full-batch pass and stores them as the BN layers' running
+  statistics; training and evaluation both run the BN layers in eval mode, so the statistics
+  are constants (no gradient flows through them). The training loop recomputes them before every step.
 
 With BN, every convolution or linear layer feeding a BN layer has no bias (BN's shift replaces
 it) and its output is invariant to the scale of each filter — :func:`filter_normalize` rescales

@@ -1,10 +1,11 @@
 """VGG-style plain convolutional nets and MLPs with the BatchNorm modes of
-:mod:`curvlab.models.resnet` (Ghorbani, Krishnan & Xiao 2019; papers.md §4), and the
-architecture strings the workflow puts in result paths.
+:mod:`curvlab.models.resnet` (Ghorbani, Krishnan & Xiao 2019; docs/papers/ghorbani2019.md),
+and the architecture strings the workflow puts in result paths.
 
 VGG (Simonyan & Zisserman 2014, CIFAR variant): a sequence of conv3×3–BN–ReLU layers with
 2 × 2 max-pooling where the layer list says ``M``, then global average pooling and one linear
-classifier. MLP: linear–BN–ReLU layers and a linear classifier (papers.md §4.7's MLPs).
+classifier. MLP: linear–BN–ReLU layers and a linear classifier (the MLPs of
+docs/papers/ghorbani2019.md).
 
 Architecture strings (:func:`build_model`): ``resnet<depth>-w<width>`` (e.g. ``resnet32-w16``),
 ``vgg-<c>-<c>-M-...`` (e.g. ``vgg-16-M-32-M-64-M``), ``mlp-<h>-<h>`` (e.g. ``mlp-32-32``).

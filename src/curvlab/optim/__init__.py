@@ -1,7 +1,7 @@
 """Optimizers for the reproductions: plain gradient descent and the curvature-corrected rules.
 
 :mod:`curvlab.optim.deep_linear` implements, for deep linear networks W = W_d ⋯ W_1 trained on
-½‖W − Σ̂‖_F² (Huh, ICML 2020; papers.md §1.3), one parameterized family
+½‖W − Σ̂‖_F² (Huh, ICML 2020; docs/papers/huh2020.md), one parameterized family
 
     Δθ = −η (G + εI)^{−α} Jᵀe              (structure "full": the whole Gauss–Newton matrix)
     Δθ_i = −η (G_ii + εI)^{−α} J_iᵀe        (structure "block": its diagonal blocks only)

@@ -5,7 +5,7 @@ E = ∂L/∂W = W − Σ̂ (e = vec E), Jacobian J = [J_1 … J_d], J_i = W_{<i}
 G = JᵀJ. A rule is ``(structure, α, ε)``; its *velocity* v (so that Δθ = −η v) is
 
 * ``full``:  v = (G + εI)^{−α} Jᵀe = Jᵀ (JJᵀ + εI)^{−α} e.
-  The second form (papers.md §1.7, "exact fast route") is the identity
+  The second form (the "exact fast route") is the identity
   (G + εI)^{−α} V S Uᵀ = V S (S² + ε)^{−α} Uᵀ for J = U S Vᵀ. JJᵀ = Σ_i (W_{<i}ᵀW_{<i}) ⊗
   (W_{>i}W_{>i}ᵀ) is n_d n_0 × n_d n_0 (256 × 256 at N = 16, against G's 1024 × 1024); its
   power is taken by a symmetric eigendecomposition, or for α = 1, ε > 0 by a Cholesky solve.
@@ -14,15 +14,16 @@ G = JᵀJ. A rule is ``(structure, α, ε)``; its *velocity* v (so that Δθ = �
   SVDs W_{<i} = P_a diag(s_a) Q_aᵀ and W_{>i} = P_b diag(s_b) Q_bᵀ, G_ii is diagonal in the
   basis P_a ⊗ Q_b with eigenvalues s_a,l² s_b,k², so with R_i = W_{>i}ᵀ E W_{<i}ᵀ
   v_i = Q_b [(Q_bᵀ R_i P_a) ⊘ (s_b,k² s_a,l² + ε)^α] P_aᵀ. At ε = 0, α = 1 this is
-  W_{>i}⁺ E W_{<i}⁺ and at α = ½ polar(W_{>i})ᵀ E polar(W_{<i})ᵀ (papers.md §1.3).
+  W_{>i}⁺ E W_{<i}⁺ and at α = ½ polar(W_{>i})ᵀ E polar(W_{<i})ᵀ.
 
 ε = 0 means the pseudo-inverse power: eigenvalues (full) or factor singular values (block) at or
 below ``max(shape)·ε₆₄`` times the largest are treated as exact zeros and get weight 0, as
 ``numpy.linalg.pinv`` does. Pseudo-inverses and inverse square roots therefore always come from a
 symmetric eigendecomposition or an SVD, as in the paper. α = 0 is plain GD in both structures.
 
-Clipping (:func:`step`): if η‖v‖ exceeds ``cap`` the step is scaled to length ``cap`` (papers.md
-§1.7: an absolute cap of 0.1 per step on NGD and NGD-d). The unclipped ‖v‖ is always returned.
+Clipping (:func:`step`): if η‖v‖ exceeds ``cap`` the step is scaled to length ``cap`` (the
+workflow uses an absolute cap of 0.1 per step on NGD and NGD-d: docs/papers/huh2020.md,
+Reconstructed choices 6). The unclipped ‖v‖ is always returned.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class Rule:
             raise ValueError(f"eps must be >= 0, got {self.eps}")
 
 
-# The paper's five rules with the damping of papers.md §1.7 (1e-5 for NGD and NGD-d [V],
-# 1e-10 for the square-root rules [R]).
+# The paper's five rules with the damping used by the workflow (1e-5 for NGD and NGD-d, as in
+# the paper; 1e-10 for the square-root rules, docs/papers/huh2020.md Reconstructed choices 5).
 METHODS: dict[str, Rule] = {
     "gd": Rule("full", 0.0, 0.0),
     "ngd": Rule("full", 1.0, 1e-5),

@@ -16,7 +16,7 @@ from curvlab.tables import RUN_STATUS, STEP, VALUE
 DU2018_NETWORK = TableSchema(
     name="du2018.network",
     description=(
-        "GD on a bias-free ReLU network (Du et al. 2018 §4). Quantities: loss (layer 0); "
+        "GD on a bias-free ReLU network (Du et al. 2018, Section 4). Quantities: loss (layer 0); "
         "w_sq_norm, w_grad_inner, grad_sq_norm per layer h = 1..L (‖W_h‖_F², ⟨W_h, G_h⟩, "
         "‖G_h‖_F²); drift_predicted_cum (Σ_s η²(‖G_{h+1}‖² − ‖G_h‖²) up to this step) and "
         "identity_residual_max (running max over steps of |ΔD_h − η²(‖G_{h+1}‖² − ‖G_h‖²)| in "
@@ -41,7 +41,7 @@ DU2018_NETWORK = TableSchema(
 DU2018_FACTORIZATION = TableSchema(
     name="du2018.factorization",
     description=(
-        "GD on ½‖UVᵀ − M‖_F² (Du et al. 2018 §4). Quantities: loss, rel_err (‖UVᵀ − M‖_F/‖M‖_F), "
+        "GD on ½‖UVᵀ − M‖_F² (Du et al. 2018, Section 4). Quantities: loss, rel_err (‖UVᵀ − M‖_F/‖M‖_F), "
         "u_sq_norm, v_sq_norm, balance_fro (‖UᵀU − VᵀV‖_F), balance_change_fro "
         "(‖B(t) − B(0)‖_F), eta (η_t), identity_residual_max (running max of the one-step "
         "identity residual in units of ε₆₄·max(‖U‖², ‖V‖²)), identity_residual_cum "

@@ -28,7 +28,7 @@ _KEYS = (
 GHORBANI2019_TRAIN = TableSchema(
     name="ghorbani2019.train",
     description=(
-        "Training runs (Ghorbani et al. 2019; papers.md §4.5/§4.7 protocol): SGD with "
+        "Training runs (Ghorbani et al. 2019; protocol in docs/papers/ghorbani2019.md): SGD with "
         "momentum, step learning-rate schedule, cross-entropy. Per step: lr and batch_loss "
         "(minibatch loss before the update, after augmentation); every eval_every steps: "
         "full_loss and full_accuracy on the un-augmented subset in the objective training "

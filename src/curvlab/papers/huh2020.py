@@ -16,8 +16,8 @@ from curvlab.tables import RUN_STATUS, STEP, VALUE
 HUH2020_TRAIN = TableSchema(
     name="huh2020.train",
     description=(
-        "One optimizer on the random-init deep linear teacher–student (Huh 2020; papers.md §1.2, "
-        "§1.7). Index 0 for scalars. Every logged step: train_loss ((1/2P)‖Y − WX‖²), test_loss "
+        "One optimizer on the random-init deep linear teacher–student (Huh 2020; docs/papers/huh2020.md). "
+        "Index 0 for scalars. Every logged step: train_loss ((1/2P)‖Y − WX‖²), test_loss "
         "(population: ½‖W − W_teacher‖² + Nσ_z²/2), test_excess (½‖W − W_teacher‖²), map_error "
         "(‖W − Σ̂‖_F), map_error_rel (/‖Σ̂‖_F), map_sv (singular values of W, index k), proj_target "
         "(û_kᵀWv̂_k on Σ̂'s modes), proj_teacher (on the teacher's modes), layer_norm (‖W_i‖_F), "
@@ -54,10 +54,12 @@ HUH2020_MODES = TableSchema(
     name="huh2020.modes",
     description=(
         "The aligned deep linear network, where every mode of Σ̂ evolves on its own (Huh 2020; "
-        "papers.md §1.3, §1.7). Variant euler: Euler steps of the per-mode system (the matrix "
+        "docs/papers/huh2020.md). Variant euler: Euler steps of the per-mode system (the matrix "
         "network's, tested); variant flow: the gradient flow recorded where the mode's map value "
         "reaches fixed levels (the same for every method; step = level number); variant constant: "
-        "target_sv (method problem), decoupling_error (mode column 1: max |matrix − scalar| "
+        "target_sv and euler_step_factor (method problem; the step factors f, index j), "
+        "euler_path_error (ngd, sqrt_ngd, index j: largest relative gap of the method's Euler "
+        "path to GD's at equal map value, every step, at η·f and cap·f), decoupling_error (mode column 1: max |matrix − scalar| "
         "per-mode layer value, 2: max off-diagonal entry, both relative to the largest layer "
         "value; 3: steps compared), logdet_law_drift (ngd_d_eps0; 1: max change of log|det W_i| − "
         "log|det W_1|, 2: steps), closed_form_error (ngd, ngd_d), t_half_over_escape_time (gd, per "
@@ -183,6 +185,7 @@ def modes_jobs(config: dict[str, Any]) -> list[Job]:
             "log_points": modes["log_points"],
             "logdet_scale": modes["logdet_scale"],
             "logdet_steps": modes["logdet_steps"],
+            "euler_refinement": list(modes["euler_refinement"]),
         }
         path = MODES_RUN.format(eta=num(huh["eta"]), seeds=seeds_text(seeds))
         jobs.append(Job("huh2020-modes", path, spec))

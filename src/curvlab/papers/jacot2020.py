@@ -23,7 +23,7 @@ JACOT2020_KERNELS = TableSchema(
     name="jacot2020.kernels",
     description=(
         "Limiting kernels on the N training inputs (outputs factored out: X̃ = X ⊗ I_{n_L}), one "
-        "row per matrix entry. By 2-D Gauss–Hermite quadrature (papers.md §2.3, §2.7): theta "
+        "row per matrix entry. By 2-D Gauss–Hermite quadrature (docs/papers/jacot2020.md): theta "
         "(Θ^{(L)}), sigma (Σ^{(L)}, the covariance of Y(0)), phi (Φ, closed form for L = 2, 3), "
         "upsilon (Υ, corrected index), upsilon_ntk_convention (Σ̇, Σ̈ of Prop. 4 read as in "
         "the NTK recursion, under Σ^{(ℓ−1)}, Σ^{(0)} = XXᵀ/n₀) and upsilon_no_product (without "
@@ -42,7 +42,7 @@ JACOT2020_KERNELS = TableSchema(
 JACOT2020_INIT = TableSchema(
     name="jacot2020.init",
     description=(
-        "Initializations without training, per seed (papers.md §2.7). Checks on small networks "
+        "Initializations without training, per seed (docs/papers/jacot2020.md). Checks on small networks "
         "(first job of each nonlinearity): check_* (exact estimators vs explicit Hessians, "
         "relative errors) and zcheck_* (Hutchinson estimates vs the explicit Hessian at width 16, "
         "in standard errors). Scalars (row = col = 0): "
@@ -68,7 +68,7 @@ JACOT2020_INIT = TableSchema(
 JACOT2020_TRIAL = TableSchema(
     name="jacot2020.trial",
     description=(
-        "Full-batch gradient descent from one initialization (papers.md §2.2, §2.7), t = ηk. At "
+        "Full-batch gradient descent from one initialization (docs/papers/jacot2020.md), t = ηk. At "
         "the grid steps: moment (Tr H^k, k = 1..4), tr_i (Tr I^k = Tr(Θ̂/N)^k, exact), tr_s (k = 1 "
         "exact ∇C·G; k = 2, 3, 4 Hutchinson), tr_s_hutchinson (k = 1, plain Hutchinson), the exact "
         "cross terms tr_i1s1 … tr_i1s3 (Tr(I^aS^b), tr_isis = Tr(ISIS)), loss, grad_output_norm "

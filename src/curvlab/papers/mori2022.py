@@ -26,7 +26,7 @@ _SGD_RUN_KEYS = (
 MORI2022_DECOUPLING = TableSchema(
     name="mori2022.decoupling",
     description=(
-        "Fig. 1 (Mori et al. 2022 §5.1; papers.md §5.2): SGD on a one-output ReLU MLP with "
+        "Fig. 1 (Mori et al. 2022, Sec. 5.1): SGD on a one-output ReLU MLP with "
         "even/odd ±1 targets. Every epoch: train_loss (L = (1/N)Σ½(f − y)²). At the measured "
         "epochs (0 = initialization): loss, and the eigenvalues, ascending (index = rank), of "
         "the exact (1/N)D^{1/2}KD^{1/2} (eig_exact: the nonzero spectrum of "
@@ -45,7 +45,7 @@ MORI2022_DECOUPLING = TableSchema(
 MORI2022_NOISE = TableSchema(
     name="mori2022.noise",
     description=(
-        "Fig. 2 (Mori et al. 2022 §5.2): SGD on one-hot targets with ℓ_μ = ½‖f_μ − y_μ‖². "
+        "Fig. 2 (Mori et al. 2022, Sec. 5.2): SGD on one-hot targets with ℓ_μ = ½‖f_μ − y_μ‖². "
         "Every epoch (0 = init), over the whole training subset: loss (L = (1/N)Σℓ_μ), "
         "noise_strength (𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖², Eq. 24), fisher_trace ((1/N)Σ‖∇ℓ_μ‖²), "
         "grad_sq_norm (‖∇L‖²), train_accuracy; at the first and last epoch the cross-check on the "
@@ -64,9 +64,10 @@ MORI2022_NOISE = TableSchema(
 MORI2022_STATIONARY = TableSchema(
     name="mori2022.stationary",
     description=(
-        "Fig. 3a (Mori et al. 2022 §5.3; papers.md §5.7 protocol): d = 1 linear regression, "
+        "Fig. 3a (Mori et al. 2022, Sec. 5.3; protocol in docs/papers/mori2022.md): d = 1 "
+        "linear regression, "
         "x, y i.i.d. N(0, 1), SGD from θ* with a fresh minibatch every step (sampling = fresh) "
-        "or, for the §5.7 sampling check, epoch reshuffling (sampling = reshuffle), θ kept every "
+        "or, for the sampling check, epoch reshuffling (sampling = reshuffle), θ kept every "
         "sample_every steps after the burn-in. Per chain (chain ≥ 0): mean_log1p_z "
         "(⟨ln(1 + z)⟩, z = h(θ − θ*)²/(2L*)), n_kept, phi_mle (Student-t MLE of φ in "
         "P ∝ L^{−φ}), phi_se (i.i.d. Fisher error), u_sq_mean (⟨(θ − θ*)²⟩), excess_kurtosis, "
@@ -91,7 +92,8 @@ MORI2022_STATIONARY = TableSchema(
 MORI2022_FIRST_PASSAGE = TableSchema(
     name="mori2022.first_passage",
     description=(
-        "Fig. 3b (Mori et al. 2022 §5.3; papers.md §5.7 protocol): linear regression in d "
+        "Fig. 3b (Mori et al. 2022, Sec. 5.3; protocol in docs/papers/mori2022.md): linear "
+        "regression in d "
         "dimensions, chains started at θ*. Per (chain, c): crossing_step (first SGD step k with "
         "L > c·L*, time t = ηk; NaN if not within max_steps: censored) and jumped (1 if that "
         "step raised L by more than half of (c − 1)L*). Constants (chain = −1, c = NaN): "

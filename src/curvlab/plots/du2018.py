@@ -3,7 +3,7 @@
 Every figure overlays the gradient-flow prediction: the conserved differences D_h, the ratio
 1 + D_h(0)/‖W_h(t)‖² they imply, the exact one-step η² drift, and for matrix factorization the
 conserved imbalance and the rank-1 linear rate. Captions state the scale, read from the tables'
-provenance, and every reconstructed [R] or corrected choice.
+provenance, and point to the reconstructed choices and corrections of docs/papers/du2018.md.
 """
 
 from __future__ import annotations
@@ -16,9 +16,21 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from curvlab.claims.du2018 import measured_rate, wide
+from curvlab.measures.du2018 import (
+    DRIFT_SPREAD,
+    IDENTITY_PER_STEP,
+    bounds,
+    d_series,
+    drift_table,
+    imbalance,
+    measured_rate,
+    pairs,
+    wide,
+)
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory.du import rank1_linear_rate
+
+DOCS = "docs/papers/du2018.md"
 
 TITLE = (
     "Du, Hu & Lee (NeurIPS 2018): algorithmic regularization — layers are automatically balanced"
@@ -47,11 +59,11 @@ def _scale_text(spec: dict, seeds: list[int], steps: str | None = None) -> str:
 
 
 COMMON_R = (
-    "[R] Inputs x ~ N(0, I_d/d); targets from a random He-initialised ReLU teacher of the same "
+    f"Reconstructed ({DOCS}, Reconstructed choices 1–3): inputs x ~ N(0, I_d/d); targets from a random He-initialised ReLU teacher of the same "
     "architecture, rescaled to RMS 1 per output; loss (1/2N)Σ‖f(x)−y‖². Initial variances "
     "‖W_h‖²-target/(rows·cols): balanced (0.1, 0.1, 0.1), unbalanced (10, 1, 0.1), which are the "
-    "paper's variances at d = 1000. [corrected, papers.md §3.7] η = 0.2 (smaller steps stay on "
-    "the saddle; larger ones are non-monotone)."
+    f"paper's variances at d = 1000. η = 0.2 ({DOCS}, Reconstructed choices 2: smaller steps "
+    "stay on the saddle, larger ones are non-monotone)."
 )
 
 
@@ -139,6 +151,7 @@ def fig_norms(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
 def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
     main = net[(net["experiment"].isin(["network", "large_eta"])) & ~net["diverged"]]
     inits = sorted(main["init"].unique())
+    band = bounds(scale)
     fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 3.8), squeeze=False)
     for j, init in enumerate(inits):
         ax = axes[0, j]
@@ -146,9 +159,8 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
         theory_labelled = False
         for k, ((experiment, eta), group) in enumerate(sub.groupby(["experiment", "eta"])):
             runs = [wide(r) for _, r in group.groupby("seed")]
-            pairs = sorted(h for q, h in runs[0].columns if q == "drift_predicted_cum")
             style = LINESTYLES[k % len(LINESTYLES)] if experiment == "network" else ":"
-            for h in pairs:
+            for h in pairs(runs[0]):
                 x, num = _stack(runs, ("w_sq_norm", h))
                 _, den = _stack(runs, ("w_sq_norm", h + 1))
                 _band(
@@ -173,6 +185,12 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
                     )
                     theory_labelled = True
         ax.axhline(1.0, color="grey", lw=0.8)
+        if init == "balanced":  # the claim balanced_ratio: |ratio − 1| at the end
+            tol = band.balanced_ratio.limit
+            ax.axhspan(1 - tol, 1 + tol, color="C2", alpha=0.15, lw=0, label="claim band")
+        elif init == "unbalanced":  # the claim unbalanced_ratio: ‖W1‖²/‖W2‖² at the end
+            lo, hi = band.unbalanced_ratio.low, band.unbalanced_ratio.high
+            ax.axhspan(lo, hi, color="C2", alpha=0.15, lw=0, label="claim band (‖W1‖²/‖W2‖²)")
         low, high = ax.get_ylim()
         ax.set(
             yscale="log" if high / max(low, 1e-12) > 5 else "linear",
@@ -187,10 +205,12 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
         "Ratios of squared layer norms. Dashed: the gradient-flow prediction from the conserved "
         "difference D_h = ‖W_{h+1}‖² − ‖W_h‖² (ratio = ‖W_h‖²/(‖W_h‖² + D_h(0))). Balanced init "
         "keeps the ratios at 1; unbalanced init approaches 1 only as far as the norms outgrow "
-        "|D_h| ([corrected, papers.md §3.7]: it ends near 1.05–1.25, not at 1). "
+        f"|D_h|, and ends measurably above 1 ({DOCS}, Corrections 4). Green bands: the end-of-run "
+        f"bands of the claims balanced_ratio (|ratio − 1| {band.balanced_ratio}) and "
+        f"unbalanced_ratio (‖W1‖²/‖W2‖² {band.unbalanced_ratio}) at this scale. "
         + (
             f"Dotted: η = {', '.join(f'{e:g}' for e in large)}, where the loss is non-monotone "
-            "and balance is lost. "
+            f"and balance is lost ({DOCS}, Corrections 3). "
             if large
             else ""
         )
@@ -202,15 +222,14 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
 
 def fig_conservation(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
     main = net[(net["experiment"] == "network") & ~net["diverged"]]
-    first = wide(next(iter(main.groupby(["init", "seed"])))[1])
-    pairs = sorted(h for q, h in first.columns if q == "drift_predicted_cum")
-    fig, axes = plt.subplots(1, len(pairs) + 1, figsize=(4.4 * (len(pairs) + 1), 3.8))
+    hs = pairs(wide(next(iter(main.groupby(["init", "seed"])))[1]))
+    fig, axes = plt.subplots(1, len(hs) + 1, figsize=(4.4 * (len(hs) + 1), 3.8))
     for (init, seed), run in main.groupby(["init", "seed"]):
         w = wide(run)
         color = INIT_COLORS.get(init, "C2")
         label = f"{init}" if seed == main["seed"].min() else None
-        for i, h in enumerate(pairs):
-            d = w[("w_sq_norm", h + 1)] - w[("w_sq_norm", h)]
+        for i, h in enumerate(hs):
+            d = d_series(w, h)
             axes[i].plot(
                 w.index,
                 d - d.iloc[0],
@@ -226,16 +245,18 @@ def fig_conservation(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
                 lw=0.8,
                 label="Σ η²(‖G_{h+1}‖² − ‖G_h‖²)" if label and init == "balanced" else None,
             )
-        res = w[[("identity_residual_max", h) for h in pairs]].max(axis=1)
+        res = w[[("identity_residual_max", h) for h in hs]].max(axis=1)
         axes[-1].plot(w.index, res, color=color, label=label)
-    for i, h in enumerate(pairs):
+    for i, h in enumerate(hs):
         axes[i].set(
             xlabel="GD iteration t",
             ylabel=f"D_{h}(t) − D_{h}(0)",
             title=f"D_{h} = ‖W{h + 1}‖² − ‖W{h}‖²",
         )
         axes[i].legend(fontsize=7)
-    axes[-1].axhline(10, color="k", ls=":", lw=1, label="tolerance 10")
+    axes[-1].axhline(
+        IDENTITY_PER_STEP.limit, color="k", ls=":", lw=1, label=f"claim: {IDENTITY_PER_STEP}"
+    )
     axes[-1].set(
         yscale="log",
         xlabel="GD iteration t",
@@ -260,21 +281,8 @@ def fig_drift_scaling(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
     runs = net[(net["experiment"] == "drift") & ~net["diverged"]]
     if runs.empty:
         return None
-    rows = []
-    for (init, eta, seed), run in runs.groupby(["init", "eta", "seed"]):
-        w = wide(run)
-        for h in sorted(h for q, h in w.columns if q == "drift_predicted_cum"):
-            d = w[("w_sq_norm", h + 1)] - w[("w_sq_norm", h)]
-            rows.append(
-                {
-                    "init": init,
-                    "eta": eta,
-                    "seed": seed,
-                    "pair": f"D_{h}",
-                    "drift_per_eta": abs(d.iloc[-1] - d.iloc[0]) / eta,
-                }
-            )
-    table = pd.DataFrame(rows)
+    table = drift_table(net)
+    table["pair"] = [f"D_{h}" for h in table["pair"]]
     fig, ax = plt.subplots(figsize=(5.4, 3.9))
     sns.lineplot(
         table,
@@ -303,10 +311,13 @@ def fig_drift_scaling(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
     caption = (
         "Total drift of D_h after the same gradient-flow time T = η·steps "
         f"(T = {horizon:g}) at several η, divided by η. A flat line (dashed: constant at the "
-        "smallest η) means the drift is O(η) and vanishes in the gradient-flow limit. "
+        "smallest η) means the drift is O(η) and vanishes in the gradient-flow limit. The claim "
+        "drift_order_eta asks the relative spread (max − min)/mean of D_1's values across η to be "
+        f"{DRIFT_SPREAD} for every initialization and seed. "
         f"{_scale_text(spec, sorted(runs['seed'].unique().tolist()), steps='T/η')}"
         " This experiment runs on a reduced network at the default scale (a 10⁵-step run at the "
-        f"paper's size takes ~25 min on one core); the paper preset uses the full size. Scale: {scale}."
+        "paper's size takes ~25 min on one core); the paper preset uses the full size "
+        f"({DOCS}, Reconstructed choices 6). Scale: {scale}."
     )
     return fig, caption
 
@@ -331,10 +342,10 @@ def fig_factorization(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
             color = f"C{4 + int(round(eta0 * 10)) % 5}"
         label = f"{study}, {init}, η₀ = {eta0:g}" if seed == mf["seed"].min() else None
         axes[0].plot(x, w["rel_err"], color=color, ls=styles.get(study, "-"), lw=1.2, label=label)
-        imbalance = w["u_sq_norm"] - w["v_sq_norm"]
+        imb = imbalance(w)
         if init == "unbalanced":
-            axes[1].plot(x, imbalance, color=color, ls=styles.get(study, "-"), lw=1.2, label=label)
-            axes[1].axhline(imbalance.iloc[0], color=color, lw=0.6, ls="--")
+            axes[1].plot(x, imb, color=color, ls=styles.get(study, "-"), lw=1.2, label=label)
+            axes[1].axhline(imb.iloc[0], color=color, lw=0.6, ls="--")
         axes[2].plot(
             x,
             w["u_sq_norm"] / w["m_nuclear_norm"].iloc[0],
@@ -370,12 +381,14 @@ def fig_factorization(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
     shape = _spec_of(mf, study="decaying").get("shape") or _spec_of(mf).get("shape", ["?", "?"])
     caption = (
         f"Matrix factorization ½‖UVᵀ − M‖_F², M = ABᵀ ({shape[0]}×{shape[1]}, rank as in the "
-        "legend's study, σ₁(M) = 1). Decaying steps [corrected, papers.md §3.7] η_t = "
-        "0.5/σ₁·(t+1)^−0.6 (δ = 0.1) converge from a small init to the balanced optimum "
+        "legend's study, σ₁(M) = 1). Decaying steps η_t = 0.5/σ₁·(t+1)^−0.6 (δ = 0.1; "
+        f"{DOCS}, Reconstructed choices 8) converge from a small init to the balanced optimum "
         "(‖U‖² = ‖M‖_*) but keep an unbalanced init's imbalance (dashed: its conserved "
-        "gradient-flow value), contrary to the paper's 'automatically balances'; constant steps "
-        "reduce it only partly. Dotted: the schedule as extracted from the paper, "
-        "η_t = 1/(100(t+1)‖M‖_F^{3/2}), makes no progress. [R] Small init N(0, (10⁻³√σ₁)²); "
+        "gradient-flow value): they preserve the initial balance rather than 'automatically "
+        f"balance' ({DOCS}, Corrections 1); constant steps reduce it only partly. Dotted: the "
+        "schedule as printed in the paper, η_t = 1/(100(t+1)‖M‖_F^{3/2}), makes no progress "
+        f"({DOCS}, Corrections 2). Reconstructed (Reconstructed choices 7): small init "
+        "N(0, (10⁻³√σ₁)²); "
         f"unbalanced init N(0, (0.1√σ₁)²) with U×3, V/3. Seeds {sorted(mf['seed'].unique().tolist())}. "
         + (f"Diverged (red ×, excluded elsewhere): {'; '.join(diverged)}. " if diverged else "")
         + f"Scale: {scale}."
@@ -424,8 +437,9 @@ def fig_rank1(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     caption = (
         "Rank-1 asymmetric factorization with a constant step converges at a linear rate "
         "(paper: 'globally linear rate'). Dashed: the rate max(|1 − ησ₁|, |1 − 2ησ₁|) of GD "
-        "linearized at the balanced optimum [R derivation], through the point where the error falls below "
-        "10⁻⁷; legend: median measured per-step contraction for errors in (10⁻¹⁰, 10⁻⁴). "
+        f"linearized at the balanced optimum ({DOCS}, Reconstructed choices 9), through the point "
+        "where the error falls below 10⁻³; legend: median measured per-step contraction for "
+        "errors in (10⁻¹⁰, 10⁻⁴), which the claim mf_rank1_linear_rate compares with it. "
         f"Small init N(0, (10⁻³√σ₁)²). Scale: {scale}."
     )
     return fig, caption

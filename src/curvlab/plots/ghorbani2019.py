@@ -1,10 +1,11 @@
-"""Figures for Ghorbani, Krishnan & Xiao (2019), papers.md §4 (issue 6, Figs. 1–5).
+"""Figures for Ghorbani, Krishnan & Xiao (2019) (docs/papers/ghorbani2019.md, Figs. 1–5).
 
 Densities are smoothed at plot time from the stored SLQ nodes and weights with a Gaussian of
-variance σ²·max(1, λmax − λmin), σ² = 1e-5 (the paper's code; papers.md §4.3), on a log
-density axis (floored at 1e-7 as PyHessian does). Captions state the scale, the data set, the
-BN mode of every Hessian, the SLQ settings read from the tables' provenance, and each [R] or
-[corrected] choice.
+variance σ²·max(1, λmax − λmin), σ² = 1e-5 (the paper's released code), on a log density axis
+(floored at 1e-7 as PyHessian does). Captions state the scale, the data set, the BN mode of
+every Hessian, the SLQ settings read from the tables' provenance, and each reconstructed or
+corrected choice (numbered as in the docs page). Statistics and the bands drawn come from
+:mod:`curvlab.measures.ghorbani2019`, the same code and bound objects the claims use.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from curvlab.claims.ghorbani2019 import PRIMARY, spectrum_stats
 from curvlab.curvature.slq import density_grid, kernel_variance, smoothed_density
+from curvlab.measures import ghorbani2019 as m
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 
 TITLE = "Ghorbani, Krishnan & Xiao (ICML 2019): Hessian eigenvalue density"
 SIGMA2 = 1e-5
 FLOOR = 1e-7
-K = 10
+K = m.K
+DOCS = "docs/papers/ghorbani2019.md"
 BN_LABEL = {
     "none": "no BN",
     "batch": "BN (batch-mode Hessian)",
@@ -49,7 +51,7 @@ def _setting(curv: pd.DataFrame, train: pd.DataFrame | None, scale: str) -> str:
     stand_in = (
         f"{name} (as in the paper)"
         if data == "cifar10"
-        else f"{name} as a stand-in for the paper's CIFAR-10 [R]"
+        else f"{name} as a stand-in for the paper's CIFAR-10 (reconstructed)"
     )
     size = s.get("image_size") or "native"
     drops = t.get("drops", [])
@@ -61,18 +63,18 @@ def _setting(curv: pd.DataFrame, train: pd.DataFrame | None, scale: str) -> str:
     )
     return (
         f"Scale: {scale}. Data: {stand_in}, class-stratified subset N = {s.get('n_samples')}, "
-        f"images {size}px. Training [R, papers.md §4.7 protocol]: SGD, momentum "
+        f"images {size}px. Training ({DOCS}, Reconstructed choices 2): SGD, momentum "
         f"{t.get('momentum')}, η = {t.get('eta')}, B = {t.get('batch')}, "
         f"{t.get('steps')} steps, ×{t.get('drop_factor')} at {drops}, weight decay "
         f"{t.get('weight_decay')}, augmentation {t.get('augment') or 'none'} (training only). "
         f"Hessian: full-batch over {hn} un-augmented training samples, float64, "
         f"cross-entropy; SLQ with m = {s.get('lanczos_steps')} Lanczos steps, full "
         f"reorthogonalization, {s.get('draws')} Rademacher draw(s); {topk}. BN Hessian modes "
-        "[corrected, §4.7 item 2]: BN nets use the batch-mode Hessian (mean of minibatch "
+        f"({DOCS}, Corrections 2): BN nets use the batch-mode Hessian (mean of minibatch "
         "Hessians through their own statistics), population-BN nets the frozen one "
         "(whole-subset statistics at θ as constants); filter normalization of BN-fed layers "
-        f"{'on' if s.get('filter_normalize', True) else 'off'}. Population BN [corrected, "
-        "§4.7 item 3]: whole-subset statistics recomputed at every step, constants in training "
+        f"{'on' if s.get('filter_normalize', True) else 'off'}. Population BN ("
+        f"{DOCS}, Reconstructed choices 3): whole-subset statistics recomputed at every step, constants in training "
         "and evaluation."
     )
 
@@ -137,12 +139,12 @@ def fig_validation(val: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
         f"{val['arch'].iloc[0]} without BN (P = {n_params} parameters; explicit Hessian "
         f"by Hessian-vector products, eigvalsh) on {s.get('n_samples')} "
         f"{NAMES.get(s.get('dataset'), s.get('dataset'))} images block-averaged to "
-        f"{s.get('image_size')}×{s.get('image_size')} (a stand-in for the paper's small model "
-        f"[R]), at initialization and after {s.get('train_steps')} SGD steps. SLQ: m = "
+        f"{s.get('image_size')}×{s.get('image_size')} (a stand-in for the paper's small model, "
+        f"reconstructed), at initialization and after {s.get('train_steps')} SGD steps. SLQ: m = "
         f"{s.get('lanczos_steps')}, {s.get('draws')} draws, full reorthogonalization, float64. "
         f"Gaussian kernel of variance σ²·max(1, λmax − λmin), σ² = 1e-5, of the exact "
         f"spectrum, on both; densities renormalized on the 10,000-point grid, floored at 1e-7. "
-        f"L1 at σ² = 1e-3: {wide}. Scale: {scale}. [corrected, papers.md §4.7 item 1] The "
+        f"L1 at σ² = 1e-3: {wide}. Scale: {scale}. ({DOCS}, Corrections 1) The "
         "Ritz values match to double precision, the smoothed density does not (where the "
         "bulk is broad, at initialization, SLQ's few nodes show as separate peaks)."
     )
@@ -154,7 +156,7 @@ def fig_validation(val: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
 
 
 def _primary(curv: pd.DataFrame) -> pd.DataFrame:
-    mode = curv["bn"].map(PRIMARY)
+    mode = curv["bn"].map(m.PRIMARY)
     return curv[(curv.hessian_mode == mode) & ~curv["diverged"].astype(bool)]
 
 
@@ -186,9 +188,9 @@ def fig_early(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, str] | None
         f"Spectral density of the full-batch Hessian at initialization (blue) and at step "
         f"{late} (red), networks without BN, seed {int(nobn.seed.min())} (paper: ResNet-32 on "
         "CIFAR-10, steps 0 and 400; here the largest measured step ≤ 400). The negative "
-        "eigenvalues present at initialization shrink relative to λmax (papers.md §4.4 claim 4; "
-        "claims measure it on the SLQ quadrature, never on the smoothed density below 0, §4.7 "
-        "item 7). Kernel variance σ²·max(1, λmax − λmin), σ² = 1e-5, per curve. " + setting
+        "eigenvalues present at initialization shrink relative to λmax (claims neg_fraction and "
+        f"neg_mass measure it on the SLQ quadrature, never on the smoothed density below 0: {DOCS}, "
+        "Corrections 6). Kernel variance σ²·max(1, λmax − λmin), σ² = 1e-5, per curve. " + setting
     )
     fig.tight_layout()
     return fig, caption
@@ -224,7 +226,8 @@ def fig_through_training(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, 
     caption = (
         "Hessian spectral densities through training (colour = checkpoint), without BN, with "
         "BN and with population BN, seed "
-        f"{int(prim.seed.min())}. Expected (papers.md §4.4 claims 1–3): isolated outliers "
+        f"{int(prim.seed.min())}. Expected (claims outliers_nobn, bn_suppresses_*, "
+        "population_outliers_*): isolated outliers "
         "far to the right of the bulk without BN, nearly absent with BN (batch-mode Hessian), "
         "back with population BN. Note the x-axes differ per panel: compare the gap between the "
         "bulk and the largest eigenvalues. Kernel variance σ²·max(1, λmax − λmin), σ² = 1e-5, "
@@ -238,39 +241,39 @@ def fig_through_training(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, 
 # =========================================================================== Figs. 4, 5
 
 
-def _drops(train: pd.DataFrame | None) -> list[int]:
-    from curvlab.claims.ghorbani2019 import _drops as drops
-
-    return drops(train)
-
-
 def fig_gradient(
     curv: pd.DataFrame, train: pd.DataFrame | None, setting: str
 ) -> tuple[plt.Figure, str] | None:
-    st = spectrum_stats(curv)
+    st = m.primary(m.with_progress(m.spectrum_stats(curv)))
     if st.empty:
         return None
-    st = st[st.hessian_mode == st.bn.map(PRIMARY)]
     archs = sorted(st.arch.unique())
-    drops = _drops(train)
+    drops = m.lr_drops(train)
     rho = f"rho{K}"
+    bound = m.RHO_NOBN
     fig, axes = plt.subplots(len(archs), 2, figsize=(10, 3.4 * len(archs)), squeeze=False)
     for r, arch in enumerate(archs):
         a = st[st.arch == arch]
         for bn in ("none", "batch", "population"):
             b = a[a.bn == bn]
-            if b.empty:
+            if b.empty or rho not in b:
                 continue
-            mean = b.groupby("step")[[rho, "lambda1"]].mean() if rho in b else None
-            if mean is None:
-                continue
+            mean = b.groupby("step")[[rho, "lambda1"]].mean()
             x = np.maximum(mean.index.to_numpy(), 0)
             for ax, col in zip(axes[r], (rho, "lambda1"), strict=True):
                 ax.plot(x, mean[col], "o-", color=BN_COLOR[bn], label=BN_LABEL[bn], ms=4)
                 for _, s in b.iterrows():
                     ax.plot(max(s.step, 0), s[col], ".", color=BN_COLOR[bn], alpha=0.4)
+            if bn == "none":  # the checkpoints rho_nobn judges: the progress window
+                w = b[b.in_window]
+                axes[r][0].plot(
+                    w.step, w[rho], "o", mfc="none", mec="k", ms=10, mew=1.2,
+                    label="no BN, in the progress window",
+                )  # fmt: skip
+        axes[r][0].axhline(bound.limit, color="k", ls=":", lw=0.9, label=f"claim: ρ{K} {bound}")
         for ax in axes[r]:
             ax.set_xscale("symlog", linthresh=50)
+            ax.set_xlim(-5, 1.2 * max(a.step.max(), 1))
             ax.set_xlabel("training step")
             for d in drops:
                 ax.axvline(d, color="gray", ls="--", lw=0.8)
@@ -284,10 +287,12 @@ def fig_gradient(
     caption = (
         f"Left: fraction ρ{K} of the squared norm of the full-batch gradient g (in the same BN "
         f"mode as the Hessian) in the span of the top-{K} Hessian eigenvectors (K = number of "
-        "classes [R], §4.3), per checkpoint (dots: seeds, line: seed mean). Right: λmax; "
-        f"dashed lines: learning-rate drops (steps {drops}). Expected: ρ large without BN "
-        "before the fit, smaller with BN, partly back with population BN; after the fit the "
-        "no-BN ρ collapses (§4.7 item 6); λmax does not rise after a drop (§4.7 item 9). " + setting
+        f"classes, {DOCS}, Reconstructed choices 5), per checkpoint (dots: seeds, line: seed mean). Circled: the "
+        f"no-BN checkpoints in the progress window, {m.FIT:g}·L(0) ≤ L(t) ≤ {m.PLATEAU:g}·L(0), "
+        f"where claim rho_nobn requires ρ{K} {bound} (dotted). Right: λmax; dashed lines: "
+        f"learning-rate drops (steps {drops}). Expected: ρ large without BN before the fit, "
+        "smaller with BN, partly back with population BN; after the fit the no-BN ρ collapses "
+        f"({DOCS}, Corrections 5); λmax does not rise after a drop (Corrections 8). " + setting
     )
     fig.tight_layout()
     return fig, caption
@@ -296,9 +301,9 @@ def fig_gradient(
 def fig_loss(train: pd.DataFrame | None, setting: str) -> tuple[plt.Figure, str] | None:
     if train is None or train.empty:
         return None
-    t = train[train.quantity == "full_loss"]
+    t = m.full_loss(train)
     archs = sorted(t.arch.unique())
-    drops = _drops(train)
+    drops = m.lr_drops(train)
     fig, axes = plt.subplots(1, len(archs), figsize=(5.2 * len(archs), 3.6), squeeze=False)
     for ax, arch in zip(axes[0], archs, strict=True):
         for bn in ("none", "batch", "population"):
@@ -316,6 +321,8 @@ def fig_loss(train: pd.DataFrame | None, setting: str) -> tuple[plt.Figure, str]
                 )
         for d in drops:
             ax.axvline(d, color="gray", ls="--", lw=0.8)
+        if m.family(arch) == "mlp":
+            ax.axhline(m.LOSS_TARGET, color="k", ls=":", lw=0.8, label=f"loss {m.LOSS_TARGET:g}")
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_title(arch)
@@ -325,9 +332,10 @@ def fig_loss(train: pd.DataFrame | None, setting: str) -> tuple[plt.Figure, str]
         "Cross-entropy on the whole un-augmented training subset, every eval_every steps, in "
         "the objective each variant trains (no BN: plain; BN: minibatch statistics over a fixed "
         "partition; population BN: whole-subset statistics at θ); one line per seed; dashed: "
-        "learning-rate drops. Expected (papers.md §4.4 claim 3, corrected §4.7 item 8): "
-        "population BN trains more slowly at a common η (4–5× the steps); at each variant's "
-        "best η only 1.2–1.4× (not run here). " + setting
+        "learning-rate drops; dotted (MLPs): the loss whose first-passage steps claim "
+        "population_slower_mlp compares outside ci. Expected (claims population_slower_*, "
+        f"{DOCS}, Corrections 7): population BN trains more slowly at a common η (4–5× the "
+        "steps on MLPs); at each variant's best η only 1.2–1.4× (not run here). " + setting
     )
     fig.tight_layout()
     return fig, caption

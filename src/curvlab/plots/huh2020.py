@@ -1,7 +1,7 @@
 """Figures for Huh (ICML 2020), drawn from the aggregated Parquet tables only.
 
-Five figures (papers.md §1.1 [R] and the issue): map singular values with the mode ODEs
-overlaid, training and test loss, parameter paths (per mode, and layer norms), update speed with
+Five figures (our reading of the paper's results, docs/papers/huh2020.md): map singular values
+with the mode ODEs overlaid, training and test loss, parameter paths (per mode, and layer norms), update speed with
 clipping, and the α sweep. Captions state the scale and every reconstructed [R] or corrected
 choice, read from the tables' provenance.
 """
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from curvlab.claims.huh2020 import (
+from curvlab.measures.huh2020 import (
     LABELS,
     TRAIN_THRESHOLD,
     Runs,
@@ -48,7 +48,7 @@ def _problem_text(frame: pd.DataFrame) -> str:
         f"Teacher–student with whitened inputs, N = {s['n_dim']}, P = {s['n_samples']}, student "
         f"depth d = {s['depth']}, float64, seeds {seeds}. [R] teacher singular values "
         f"{tuple(s['teacher_singular_values'])} with Haar singular vectors, noise σ_z = "
-        f"{s['noise_std']:g}, init W_i = σ₀G_i/√N with σ₀ = {s['init_scale']:g} (papers.md §1.7)."
+        f"{s['noise_std']:g}, init W_i = σ₀G_i/√N with σ₀ = {s['init_scale']:g} (docs/papers/huh2020.md, Reconstructed choices 1–2)."
     )
 
 
@@ -70,8 +70,8 @@ COMMON_R = (
     "Rules Δθ = −η(G + εI)^{−α}Jᵀe with the exact Gauss–Newton matrix G = JᵀJ (full) or its "
     "diagonal blocks (block), computed through the Kronecker structure, pseudo-inverse powers by "
     "SVD/eigendecomposition; time t = ηk. The paper's [V]: ε = 1e-5 and clipping for NGD and "
-    "NGD-d, rank-3 teacher, N = P = 16, d = 4. [corrected, papers.md §1.7]: the cap is an "
-    "absolute 0.1 on ‖Δθ‖ per step, NGD and NGD-d only (1.0 is too loose). [R] (§1.7): ε = "
+    "NGD-d, rank-3 teacher, N = P = 16, d = 4. [R]: the cap is an "
+    "absolute 0.1 on ‖Δθ‖ per step, NGD and NGD-d only (1.0 is too loose). [R]: ε = "
     "1e-10 for the square-root rules, η, the horizons."
 )
 
@@ -170,11 +170,11 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
         f"Map singular values s_k(t) of W = W_d⋯W_1 for seed {seed} (colored: the {rank} largest, "
         f"grey: the next {n_show - rank}, which fit the noise in Σ̂ = (1/P)YXᵀ; dotted horizontal "
         "lines: Σ̂'s singular values ŝ_k, the targets), log time axis. Black: the mode theory of "
-        "papers.md §1.3 for balanced modes started at s₀ = (mean squared layer singular value)^{d/2} "
-        "of the random init (§1.7): numerically integrated ODEs for GD (stage-like, strongest mode "
+        "docs/papers/huh2020.md for balanced modes started at s₀ = (mean squared layer singular "
+        "value)^{d/2} of the random init: numerically integrated ODEs for GD (stage-like, strongest mode "
         "first, noise modes last) and the square-root rules; for NGD and NGD-d the closed forms "
         "ŝ − (ŝ − s₀)e^{−ct}, c = 1 and d, from t = 0 (dotted) and restarted at clip-off with the "
-        "Euler rate −ln(1 − cη)/η (dashed). [corrected, §1.7] At σ₀ = 0.1 damping and clipping "
+        "Euler rate −ln(1 − cη)/η (dashed). [corrected] At σ₀ = 0.1 damping and clipping "
         "delay NGD and NGD-d by a transient (red: last clipped step); afterwards all modes, "
         f"including the noise modes, are learned at once. {_problem_text(runs.frame)} "
         f"{_settings_text(runs, methods)}. Scale: {scale}. {COMMON_R}"
@@ -238,9 +238,9 @@ def fig_losses(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
         "Training and test loss against time (log time axis; lines: mean over seeds, bands: "
         "min–max). "
         "The training loss is shown above its minimum (1/2P)‖Y − Σ̂X‖²; the test loss is the "
-        "population loss for fresh whitened inputs. Paper (papers.md §1.4): curvature correction "
+        "population loss for fresh whitened inputs. Paper: curvature correction "
         "reaches low training loss sooner but NGD and NGD-d, fitting the noise modes of Σ̂ as fast "
-        "as the signal, generalize worse; [corrected, §1.7] the square-root rules generalize like "
+        "as the signal, generalize worse; [measured] the square-root rules generalize like "
         f"GD. Here: time to the threshold (dotted, {TRAIN_THRESHOLD:g} × the initial excess [R]), "
         f"mean over seeds: {'; '.join(reached)}; minimum test loss: {'; '.join(minima)}. "
         f"{_problem_text(runs.frame)} {_settings_text(runs, methods)}. Scale: {scale}. "
@@ -305,12 +305,12 @@ def fig_paths(runs: Runs, modes: pd.DataFrame | None, scale: str) -> tuple[plt.F
         caption_modes = (
             "Top: the aligned network (every layer diagonal in a chain of bases aligned with Σ̂), "
             f"seed {seed}, whose modes evolve independently, started unbalanced within each mode "
-            f"(σ_i(0) = σ₀e^{{{spec.get('log_spread', 0.3):g}g}}, g ~ N(0, 1), papers.md §1.7); the "
+            f"(σ_i(0) = σ₀e^{{{spec.get('log_spread', 0.3):g}g}}, g ~ N(0, 1)); the "
             "flow of each rule is recorded where the mode's map value s reaches fixed levels, and "
             "each layer value is shown relative to the balanced value s^{1/d}. GD, "
             "NGD and sqrt-NGD lie on one curve per layer (the generalized conservation law "
             "σ_i² − σ_j² = const); NGD-d (σ_i/σ_j = const at ε = 0) and sqrt-NGD-d (σ_i − σ_j) "
-            "leave it. [corrected, §1.7 item 7] The same path holds per mode; the joint paths of "
+            "leave it. [corrected] The same path holds per mode; the joint paths of "
             "the random-init network differ (claims joint_paths_differ, same_path_per_mode_*). "
         )
     axes = bottom.subplots(1, len(methods), sharey=True, squeeze=False)[0]
@@ -428,7 +428,7 @@ def fig_speed(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
         "dots mark clipped steps at the speed actually taken (cap/η, red dashed). NGD and NGD-d "
         "spike to hundreds while the singular values are small, the square-root rules stay of "
         "order ‖e‖. Dotted, light: NGD and NGD-d without clipping; their first steps are several "
-        "times ‖θ₀‖ long. [corrected, papers.md §1.7 items 1, 8] The spike's height is set by ε "
+        "times ‖θ₀‖ long. [corrected] The spike's height is set by ε "
         "(‖v‖ ≤ ‖e‖/(2√ε) for NGD, per block for NGD-d); unclipped Euler does not diverge but distorts the path, so "
         "clipping protects the conservation law rather than preventing divergence. Right: ‖v‖/‖e‖ "
         "with the exact bounds 1 (sqrt-NGD), √d (sqrt-NGD-d) and 1/(2√ε) (NGD). Clipped: "

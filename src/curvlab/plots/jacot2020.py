@@ -6,10 +6,11 @@
 3. ``surface`` — Figure 3: the loss around a global minimum along eigenvectors 4 and 1 of I.
 4. ``width`` — beyond the paper: kernel and moment errors against the width.
 5. ``corrections`` — beyond the paper: E Tr S(t) and E Tr S(t)² against the corrected, the flow
-   and the printed Corollary 1 (papers.md §2.3, §2.7).
+   and the printed Corollary 1 (docs/papers/jacot2020.md, "Corrections to the paper").
 
 Captions state the scale, the data and every reconstructed [R] or corrected choice, read from
-the tables' provenance.
+the tables' provenance. The statistics and the bands drawn come from
+:mod:`curvlab.measures.jacot2020`, the same objects the claims check.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 
-from curvlab.claims.jacot2020 import LABEL, Trials, kernel_sets, theory_curves
+from curvlab.measures import jacot2020 as measures
+from curvlab.measures.jacot2020 import (
+    LABEL,
+    Trials,
+    has_theory,
+    kernel_sets,
+    surface_scalar,
+    theory_curves,
+)
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory import jacot as theory
 
@@ -76,11 +85,6 @@ def _time_axis(ax, eta: float, t_max: float) -> None:
 SUPERSCRIPT = {1: "¹", 2: "²", 3: "³", 4: "⁴"}
 
 
-def _has_theory(kernels: dict, nl: str) -> bool:
-    """Whether Corollary 1 can be drawn: quadrature kernels and the Monte-Carlo Λ."""
-    return nl in kernels and {"theta", "phi", "lambda", "upsilon"} <= set(kernels[nl])
-
-
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -110,7 +114,7 @@ def fig_moments(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figure, 
         steps = trials.grid[(nl, width)]
         eta = trials.eta[(nl, width)]
         dense = np.unique(np.r_[0, np.round(np.geomspace(1, steps[-1], 200)).astype(int)])
-        curves = theory_curves(kernels[nl], eta, dense) if _has_theory(kernels, nl) else None
+        curves = theory_curves(kernels[nl], eta, dense) if has_theory(kernels, nl) else None
         n_seeds = 0
         for k in range(1, 5):
             if curves is not None:
@@ -150,7 +154,7 @@ def fig_moments(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figure, 
     caption = (
         "Figure 1 (paper: n = 5000, 250 trials). Moments Tr H(t)ᵏ, k = 1..4 (colours), of the "
         "Hessian of the MSE along full-batch gradient descent, log y axis. Solid lines: the "
-        "corrected Corollary 1 (papers.md §2.3, §2.7: (Id − E) instead of the printed (Id + E), "
+        "corrected Corollary 1 (docs/papers/jacot2020.md: (Id − E) instead of the printed (Id + E), "
         "e^{−tΘ̃/N} instead of e^{−tΘ̃}, and for GD with step η the finite-step "
         "E = (Id − ηΘ̃/N)ˢ after s steps, t = ηs), with Θ, Σ, Φ, Υ by Gauss–Hermite quadrature "
         "and Λ by Monte-Carlo at initialization; dotted: the I-part Tr(Θ̃/N)ᵏ alone, so the gap "
@@ -224,13 +228,6 @@ def fig_rayleigh(rayleigh: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
 # --------------------------------------------------------------------------- Figure 3
 
 
-def _surface_scalar(grp: pd.DataFrame, quantity: str, last: bool = False) -> float:
-    rows = grp[grp["quantity"] == quantity].sort_values("index")["value"]
-    if rows.empty:
-        return float("nan")
-    return float(rows.iloc[-1] if last else rows.iloc[0])
-
-
 def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     if surface is None or surface.empty:
         return None
@@ -279,16 +276,16 @@ def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | N
         eig = grp[grp["quantity"] == "eig_i"].set_index("index")["value"]
         ratio = eig.loc[dirs[1]] / eig.loc[dirs[0]]
         ax.set_title(f"{LABEL[nl]}\nλ{lab[1]}(I)/λ{lab[0]}(I) = {ratio:.3g}")
-        final = _surface_scalar(grp, "final_loss")
+        final = surface_scalar(grp, "final_loss")
         if not math.isfinite(final):
-            final = _surface_scalar(grp, "polish_loss", last=True)
-        eta = _surface_scalar(grp, "eta")
-        lam = _surface_scalar(grp, "lambda_max_init")
-        gd = _surface_scalar(grp, "gd_loss", last=True)
+            final = surface_scalar(grp, "polish_loss", last=True)
+        eta = surface_scalar(grp, "eta")
+        lam = surface_scalar(grp, "lambda_max_init")
+        gd = surface_scalar(grp, "gd_loss", last=True)
         polish = int((grp["quantity"] == "polish_loss").sum())
         texts.append(
             f"{LABEL[nl]}: λ_max(Θ̂₀/N) = {lam:.3g} at initialization, η = {eta:.3g}; loss "
-            f"{_surface_scalar(grp, 'init_loss'):.3g} at initialization, {gd:.3g} after GD, "
+            f"{surface_scalar(grp, 'init_loss'):.3g} at initialization, {gd:.3g} after GD, "
             f"{final:.2g} at θ* after {polish} Levenberg–Marquardt steps; at θ* λ₁(I) = "
             f"{eig.loc[1]:.3g}, λ₄(I) = {eig.loc[4]:.3g}"
         )
@@ -330,40 +327,42 @@ def fig_width(
     markers = {1: "o", 2: "s", 3: "^", 4: "D"}
     if init is not None and not init.empty:
         for nl in sorted(init["nonlinearity"].unique()):
-            rel = init[(init["nonlinearity"] == nl) & (init["quantity"] == "relf_theta")]
-            stats = rel.groupby("width")["value"].agg(["mean", "std", "count"])
+            stats = measures.ntk_per_init(init, nl)
+            widths = stats.index.to_numpy()
             ax_ntk.errorbar(
-                stats.index,
-                stats["mean"],
-                yerr=2 * stats["std"] / np.sqrt(stats["count"]),
+                widths,
+                stats["relf"],
+                yerr=2 * stats["relf_se"],
                 fmt="o-",
                 color=NL_COLORS[nl],
                 label=LABEL[nl],
                 capsize=2,
             )
-            ref = stats["mean"].iloc[0] * np.sqrt(stats.index[0] / stats.index.to_numpy())
-            ax_ntk.plot(stats.index, ref, ":", color=NL_COLORS[nl], lw=1)
-            s2 = init[(init["nonlinearity"] == nl) & (init["quantity"] == "tr_s2")]
-            s4 = init[(init["nonlinearity"] == nl) & (init["quantity"] == "tr_s4")]
-            ratio = s4.set_index(["width", "seed"])["value"] / s2.set_index(["width", "seed"])[
-                "value"
-            ].pow(2)
-            r = ratio.groupby("width").agg(["mean", "std", "count"])
+            ref = stats["relf"].iloc[0] * np.sqrt(widths[0] / widths)
+            ax_ntk.plot(widths, ref, ":", color=NL_COLORS[nl], lw=1)
+            # The band the claim ntk_limit_per_init checks, on the mean relF·√n.
+            band = measures.NTK_PER_INIT[nl].limit / np.sqrt(widths)
+            ax_ntk.plot(widths, band, "--", color=NL_COLORS[nl], lw=1, alpha=0.7)
+            r = measures.s4_ratio(init, nl)
             ax_s4.errorbar(
                 r.index,
                 r["mean"],
-                yerr=2 * r["std"] / np.sqrt(r["count"]),
+                yerr=2 * r["se"],
                 fmt="o-",
                 color=NL_COLORS[nl],
                 label=LABEL[nl],
                 capsize=2,
             )
+        s4_widths = np.asarray(sorted(init["width"].unique()), dtype=float)
+        ax_s4.plot(
+            s4_widths, measures.S4_RATIO_N.limit / s4_widths, "k--", lw=1, label="claim's bound"
+        )
         ax_ntk.set(
             xscale="log",
             yscale="log",
             xlabel="width n",
             ylabel="‖Θ̂ − Θ‖_F / ‖Θ‖_F at initialization",
-            title="NTK at initialization (dotted: ∝ 1/√n)",
+            title="NTK at initialization (dotted: ∝ 1/√n; dashed: claim's bound)",
         )
         ax_s4.set(
             xscale="log",
@@ -379,7 +378,7 @@ def fig_width(
         _width_ticks(ax_s4, init_widths)
     for nl in nls:
         widths = trials.widths(nl)
-        if not _has_theory(kernels, nl):
+        if not has_theory(kernels, nl):
             continue
         for k in range(1, 5):
             gaps, drifts = [], []
@@ -439,8 +438,12 @@ def fig_width(
         "to 0. Top right: RMS over the time grid of the relative deviation of the mean Tr Hᵏ "
         "from the corrected Corollary 1 (solid softplus, dashed normalized). Bottom left: the "
         "largest relative drift of the mean Tr H³, Tr H⁴ from their t = 0 values along training "
-        "(papers.md §2.7: moments 3, 4 are flat only to first order at finite width; reported, "
-        f"not gated). Training: {trial_text}. {_data_text(trials.frame)} Scale: {scale}."
+        "(moments 3, 4 are flat only in the limit; the claim moments34_drift checks that this "
+        "drift shrinks with the width). Dashed black: the bands the claims check, "
+        f"{measures.NTK_PER_INIT['softplus'].limit:g}/√n and "
+        f"{measures.NTK_PER_INIT['normalized_softplus'].limit:g}/√n on the mean relF "
+        f"(softplus, normalized; top left) and {measures.S4_RATIO_N.limit:g}/n on the mean Tr S⁴/(Tr S²)² (bottom right). "
+        f"Training: {trial_text}. {_data_text(trials.frame)} Scale: {scale}."
     )
     return fig, caption
 
@@ -459,7 +462,7 @@ def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figu
         dense = np.unique(np.r_[0, np.round(np.geomspace(1, steps[-1], 200)).astype(int)])
         for row, (k, name) in enumerate(((1, "tr_s"), (2, "tr_s2"))):
             ax = axes[row, col]
-            if _has_theory(kernels, nl):
+            if has_theory(kernels, nl):
                 from curvlab.experiments.jacot2020 import cor1_inputs
 
                 inputs = cor1_inputs(kernels[nl])
@@ -517,7 +520,7 @@ def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figu
                 ax.set_ylim(lo - pad, hi + pad)
     fig.tight_layout()
     caption = (
-        "Beyond the paper: Corollary 1's corrections (papers.md §2.3, §2.7) for the S part. Top: "
+        "Beyond the paper: Corollary 1's corrections (docs/papers/jacot2020.md) for the S part. Top: "
         "E Tr S(t) = Tr(EΦ̃ᵀ)/N − Tr((Id − E)Θ̃⁻¹Λ̃ᵀE(Σ̃ + Y*Y*ᵀ))/N with E = (Id − ηΘ̃/N)ˢ after s "
         "GD steps, t = ηs (solid), against the "
         "mean of the exact Tr S(t) = ∇C·G over initializations; dashed: the gradient-flow form "

@@ -2,10 +2,13 @@
 
 Fig. 1 (exact vs decoupled noise spectra), Fig. 2 (loss and 𝒩 through training), Fig. 3a (φ vs
 B with the η → 0 prediction and its finite-η correction), Fig. 3b (t_p vs c with the predicted
-slopes, real SGD and the decoupled-noise control) and, beyond the paper, the first-passage data
-against the Arrhenius alternative. The analysis (spectral distance, slopes, censored MLE, fits)
-is the claims module's, so figures and claims agree. Captions state the scale, the data sets
-(read from the tables' provenance) and every [R] or [corrected] choice.
+slopes and the exact mean first-passage times of the simulated chains, real SGD and the
+decoupled-noise control) and, beyond the paper, the first-passage data against the Arrhenius
+alternative with the single-step-jump diagnostic. Every number is computed by
+:mod:`curvlab.measures.mori2022`, the module the claims use, so figures and claims agree; the
+bands drawn are the claims' bound objects. Captions state the scale, the data sets (read from
+the tables' provenance) and point to docs/papers/mori2022.md for every reconstructed choice
+and correction.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from curvlab.claims import mori2022 as cl
+from curvlab.measures import mori2022 as ms
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory import mori
 
@@ -52,7 +55,7 @@ def _data_note(dataset: str, paper: str) -> str:
 def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     if dec.empty:
         return None
-    spectra = cl.spectra(dec)
+    spectra = ms.spectra(dec)
     seed = min(s for s, _ in spectra)
     epochs = sorted(e for s, e in spectra if s == seed)
     fig, axes = plt.subplots(1, len(epochs), figsize=(4.3 * len(epochs), 3.9), squeeze=False)
@@ -76,13 +79,13 @@ def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
                 ls=style,
                 label=label,
             )
-        d = cl.spectrum_distance(ex, de)
+        d = ms.spectrum_distance(ex, de)
         ax.axvline(
             np.log10(d["cutoff"]),
             color="grey",
             lw=0.8,
             ls=":",
-            label=f"claim cutoff: top ranks with {100 * cl.SPECTRUM_MASS:g}% of the trace",
+            label=f"claim cutoff: top ranks with {100 * ms.SPECTRUM_MASS:g}% of the trace",
         )
         when = "initialization" if epoch == 0 else f"after {epoch} epochs"
         ax.set(
@@ -114,13 +117,15 @@ def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
         "more than 12 decades below the largest piled into the first bin). "
         f"Data: the first N = {spec.get('n_samples', '?')} training images of "
         f"{_data_note(spec.get('dataset', '?'), 'MNIST')}, pixels in [0, 1], even → +1, odd → −1. "
-        f"Net: {hidden} ReLU, one linear output; Glorot-uniform weights, zero biases [R]; SGD "
-        f"η = {spec.get('eta', '?')}, B = {spec.get('batch', '?')}, epochs reshuffled [R]; "
+        f"Net: {hidden} ReLU, one linear output; Glorot-uniform weights, zero biases; SGD "
+        f"η = {spec.get('eta', '?')}, B = {spec.get('batch', '?')}, epochs reshuffled; "
         f"ℓ_μ = ½(f_μ − y_μ)². Measured at epochs {', '.join(map(str, epochs))} (paper: 0, 50, "
-        f"500 on N = 10⁴; papers.md §5.5 keeps the 1 : 10 ratio), seed {seed}. The claim "
+        f"500 on N = 10⁴; the 1 : 10 ratio is kept), seed {seed}. The claims "
         f"compares the spectra rank by rank over the top ranks that carry "
-        f"{100 * cl.SPECTRUM_MASS:g}% of the decoupled trace Tr Σ (right of the dotted line): "
-        f"within a factor {cl.SPECTRUM_FACTOR:g} [R]. Scale: {scale}."
+        f"{100 * ms.SPECTRUM_MASS:g}% of the decoupled trace Tr Σ (right of the dotted line): "
+        f"within a factor {ms.SPECTRUM_FACTOR:g} (max |log10 ratio| {ms.SPECTRUM_BOUND}). "
+        "Reconstructed choices 3–4 of docs/papers/mori2022.md. "
+        f"Scale: {scale}."
     )
     return fig, caption
 
@@ -131,7 +136,7 @@ def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
 def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     if noise.empty:
         return None
-    runs = cl.noise_runs(noise)
+    runs = ms.noise_runs(noise)
     nets = [n for n in ("fc", "cnn") if any(k[0] == n for k in runs)]
     fig, axes = plt.subplots(1, len(nets) + 1, figsize=(4.5 * (len(nets) + 1), 3.8))
     notes = []
@@ -155,8 +160,8 @@ def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
             title=f"{net.upper()} on {NAMES.get(key[1], key[1])}",
         )
         ax.legend(fontsize=8)
-        slope, slope_se, points = cl.late_fit(w)
-        measurable = slope_se <= cl.NOISE_SLOPE_TOL
+        slope, slope_se, points = ms.late_fit(w)
+        measurable = slope_se <= ms.NOISE_SLOPE_MAX_SE
         color = "C0" if net == "fc" else "C3"
         loglog.loglog(w["loss"], w["noise_strength"], "o-", ms=3, lw=0.8, color=color, alpha=0.5)
         late = w.iloc[-points:] if points else w.iloc[:0]
@@ -173,6 +178,9 @@ def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
             x0, y0 = late["loss"].iloc[-1], late["noise_strength"].iloc[-1]
             xs = np.array([x0, late["loss"].max() * 3])
             loglog.loglog(xs, y0 * xs / x0, "k--", lw=1)
+            band = ms.NOISE_SLOPE_BOUND
+            for edge in (band.center - band.tol, band.center + band.tol):
+                loglog.loglog(xs, y0 * (xs / x0) ** edge, "k:", lw=0.7)
         spec = next(
             (s for s in _specs(noise) if s.get("net") == net and s.get("seed") == key[2]), {}
         )
@@ -221,10 +229,11 @@ def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
         "𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖² (Eq. 24, with the −‖∇L‖² term) over the whole training "
         "subset at every epoch (0 = init); right: 𝒩 against L, late-stage points (second half "
         "of training, used for the slope claim) highlighted, dashed lines of slope 1 through "
-        "the last point (the paper draws this panel for the CIFAR-10 net only). One-hot targets, Glorot-uniform weights and zero biases [R], plain "
-        "SGD with epoch reshuffling [R], pixels in [0, 1], no augmentation. "
-        + "; ".join(notes)
-        + f". Scale: {scale}."
+        "the last point, dotted lines the slopes the claims accept "
+        f"({ms.NOISE_SLOPE_BOUND}; the paper draws this panel for the CIFAR-10 net only). "
+        "One-hot targets, Glorot-uniform weights and zero biases, plain SGD with epoch "
+        "reshuffling, pixels in [0, 1], no augmentation (docs/papers/mori2022.md, "
+        "Reconstructed choices 1–3 and 5). " + "; ".join(notes) + f". Scale: {scale}."
     )
     return fig, caption
 
@@ -235,10 +244,10 @@ def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
 def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     if st.empty:
         return None
-    everything = cl.phi_table(st)
+    everything = ms.phi_table(st)
     everything = everything[np.isfinite(everything["phi"])]
     t = everything[everything["sampling"] == "fresh"]
-    shifts = cl.reshuffle_shift(everything)
+    shifts = ms.reshuffle_shift(everything)
     fig, (ax, axr) = plt.subplots(1, 2, figsize=(10.5, 4.2))
     etas = sorted(t["eta"].unique())
     b_fine = np.geomspace(t["batch"].min() * 0.9, t["batch"].max() * 1.1, 100)
@@ -260,7 +269,7 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
         )
         ax.plot(b_fine, [mori.phi_theory(b, eta, h) for b in b_fine], "--", color=color, lw=1)
         ax.plot(b_fine, [mori.phi_finite_eta(b, eta, h) for b in b_fine], ":", color=color, lw=1)
-        per_b = cl._by_batch(g)
+        per_b = ms.by_batch(g)
         ax.plot(per_b.index, per_b["phi_var"], "x", color=color, ms=7)
         kes = per_b["phi_kesten"].dropna()
         if len(kes):
@@ -285,7 +294,7 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
         )
         axr.plot(per_b.index, per_b["phi_var"] / theory, "x", color=color, ms=7)
     ax.plot([], [], "k--", lw=1, label="1 + B/(ηh*) (paper, η → 0)")
-    ax.plot([], [], "k:", lw=1, label="1 + B/(ηh*) − (B+1)/2 [corrected]")
+    ax.plot([], [], "k:", lw=1, label="1 + B/(ηh*) − (B+1)/2 (finite η)")
     ax.plot([], [], "kx", label="φ_var (this data set, discrete time)")
     ax.plot([], [], "kD", mfc="none", label="(1 + α)/2, Kesten tail (∞ variance)")
     ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="φ", title="φ vs B")
@@ -302,6 +311,16 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
     axr.plot([], [], "k:", lw=1, label="finite-η correction / η → 0")
     axr.plot([], [], "kx", label="φ_var / η → 0")
     axr.axhline(1.0, color="grey", lw=0.8)
+    # The bands the claims judge the chain means by (the same bound objects).
+    bands = {
+        ms.ETA_SMALL: (1 - ms.PHI_SMALL_MEAN.limit, 1 + ms.PHI_SMALL_MEAN.limit),
+        ms.ETA_MID: (ms.PHI_MID_VS_LIMIT.low, ms.PHI_MID_VS_LIMIT.high),
+        ms.ETA_UNIT: (ms.PHI_UNIT_VS_LIMIT.low, ms.PHI_UNIT_VS_LIMIT.high),
+    }
+    for i, eta in enumerate(etas):
+        for role, (low, high) in bands.items():
+            if abs(eta - role) <= 1e-9 * max(1.0, role):
+                axr.axhspan(low, high, color=f"C{i}", alpha=0.08, lw=0)
     axr.set(
         xscale="log",
         xlabel="batch size B",
@@ -315,18 +334,18 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
     kurt_note = (
         f" At η = 0.1, B = 1 the excess kurtosis of θ is {kurt.mean():.3f} against "
         f"{6 / (2 * t.loc[kurt.index, 'phi'].mean() - 5):.2f} for a law ∝ L^{{−φ̂}}: only the "
-        "variance follows the power law, not its shape (§5.7 correction 3)."
+        "variance follows the power law, not its shape (Correction 5)."
         if len(kurt)
         else ""
     )
     caption = (
         "Fig. 3a: exponent φ of the stationary law P(θ) ∝ L(θ)^{−φ} of SGD on d = 1 linear "
         "regression (x, y i.i.d. N(0, 1), ℓ_μ = ½(θx_μ − y_μ)², L_B = (1/B)Σ_{μ∈B}ℓ_μ "
-        f"[corrected]), N = {spec.get('n_samples', '?')}, {spec.get('chains', '?')} chains per "
+        f"), N = {spec.get('n_samples', '?')}, {spec.get('chains', '?')} chains per "
         f"(η, B) from θ*, burn-in {spec.get('burn_in', '?')} steps, then "
         f"{spec.get('iterations', '?')} steps with θ kept every {spec.get('sample_every', '?')}; "
         "a fresh minibatch every step, without replacement within the batch (epoch reshuffling "
-        "biases φ, §5.7; right panel, open squares: the same runs with epoch reshuffling, "
+        "biases φ; right panel, open squares: the same runs with epoch reshuffling, "
         "against the fresh-run value raised by the predicted 2B/(ηh*N), bars)"
         + (
             ": "
@@ -340,13 +359,14 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
         + ". φ̂: one-parameter Student-t maximum likelihood, "
         "ψ(φ) − ψ(φ − ½) = ⟨ln(1 + z)⟩, z = h(θ − θ*)²/(2L*), with h* = (1/N)Σx² measured; "
         "points: mean over chains, bars: chain standard deviation. Dashed: the paper's "
-        "1 + B/(ηh*); dotted: the finite-η correction 1 + B/(ηh*) − (B+1)/2 (§5.7 correction 1); "
+        "1 + B/(ηh*); dotted: the finite-η correction 1 + B/(ηh*) − (B+1)/2 (Correction 3); "
         "×: φ_var = 3/2 + L*/(h⟨u²⟩) with the exact stationary variance of this data set; "
+        "shaded (right): the bands the claims accept for the chain means at η = 0.01, 0.1 and "
+        "1; "
         "◇: (1 + α)/2 where the variance is infinite (η = 1, B ≤ 2). The paper's other two "
-        "learning rates are not stated; 0.01 and 0.1 are papers.md §5.5's choice [R]. At η = 1 "
-        "φ̂ is about half the prediction, not slightly off [conflict]."
-        + kurt_note
-        + f" Scale: {scale}."
+        "learning rates are not stated; 0.01 and 0.1 are curvlab's choice. At η = 1 "
+        "φ̂ is about half the prediction, not slightly off (Correction 3). Corrections and "
+        "choices: docs/papers/mori2022.md." + kurt_note + f" Scale: {scale}."
     )
     return fig, caption
 
@@ -363,10 +383,12 @@ def _anchor(c: np.ndarray, t: np.ndarray, se: np.ndarray, slope: float) -> float
 def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     if fp.empty:
         return None
-    tp = cl.passage_times(fp)
+    tp = ms.passage_times(fp)
     dyns = [d for d in ("sgd", "control") if d in set(tp["dynamics"])]
+    exact_sgd = ms.sgd_exact_1d(fp) if "sgd" in dyns else pd.DataFrame()
+    slopes = ms.control_slopes(fp) if "control" in dyns else pd.DataFrame()
     fig, axes = plt.subplots(1, len(dyns), figsize=(5.6 * len(dyns), 4.6), squeeze=False)
-    markers = ["o", "s", "^", "v", "D"]
+    markers = ["o", "s", "^", "v", "D", "P"]
     flagged = []
     for ax, dyn in zip(axes[0], dyns, strict=True):
         g = tp[tp["dynamics"] == dyn]
@@ -388,31 +410,15 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
                 )
                 if len(bound):
                     ax.plot(bound["c"], bound["t_p"], "^", color=color, mfc="none", ms=7)
-                jumpy = ok[ok["jump_fraction"] >= 0.5]
+                jumpy = ok[ok["jump_fraction"] >= ms.JUMP_FLAG]
                 if len(jumpy):
                     ax.plot(jumpy["c"], jumpy["t_p"], "o", mfc="none", mec="k", ms=9, mew=0.8)
                     flagged.append(
-                        f"{dyn} d = {dim} data set {seed}: c = {', '.join(f'{c:g}' for c in jumpy['c'])}"
-                    )
-                if j == 0:
-                    # The paper's own SDE (Eq. 13, H = h*I), exact, continuous time: no fit.
-                    first = gd.iloc[0]
-                    cs = np.geomspace(gd["c"].min(), gd["c"].max(), 40)
-                    ax.plot(
-                        cs,
-                        mori.mean_first_passage_isotropic(
-                            cs,
-                            int(round(first["n"])),
-                            first["batch"],
-                            first["eta"],
-                            float(gd["h_star"].mean()),
-                        ),
-                        ":",
-                        color=color,
-                        lw=1.4,
+                        f"{dyn} d = {dim} data set {seed}: "
+                        + ", ".join(f"{c:g}" for c in jumpy["c"])
                     )
                 if len(ok) >= 1:
-                    slope = cl.theory_slope(gs.iloc[0])
+                    slope = ms.theory_slope(gs.iloc[0])
                     a = _anchor(
                         ok["c"].to_numpy(), ok["t_p"].to_numpy(), ok["log_se"].to_numpy(), slope
                     )
@@ -420,11 +426,42 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
                     ax.plot(
                         cs, np.exp(a + slope * np.log(cs)), "--", color=color, lw=0.8, alpha=0.7
                     )
+            # The exact mean first-passage time of the simulated control chain (no fit), for
+            # the first data set of this d: the paper's noise model at finite c and η.
+            first = gd.iloc[0]
+            cs = np.asarray(sorted(gd["c"].unique()))
+            ax.plot(
+                cs,
+                ms.control_reference(
+                    cs, int(round(first["n"])), first["batch"], first["eta"], first["h_star"]
+                ),
+                ":",
+                color=color,
+                lw=1.6,
+            )
+            if dyn == "sgd" and dim == 1 and len(exact_sgd):
+                ax.plot(exact_sgd["c"], exact_sgd["exact"], "x", color="k", ms=7, mew=1.2)
         ax.plot([], [], "k--", lw=0.8, label="slope B/(ηh*) + 1 − n/2 (Eq. 17)")
-        ax.plot([], [], "k:", lw=1.4, label="exact t_p of Eq. 13, H = h*I (continuous t)")
+        ax.plot([], [], "k:", lw=1.6, label="exact t_p of the control chain (data set 0)")
+        if dyn == "sgd" and len(exact_sgd):
+            ax.plot([], [], "kx", ms=7, label="exact t_p of the d = 1 SGD chain")
         ax.plot([], [], "k^", mfc="none", label="95% lower bound (< 10 of 100 crossed)")
         ax.plot([], [], "o", mfc="none", mec="k", label="≥ 50% of crossings are one jump")
         title = "real SGD (B = 1, η = 0.1)" if dyn == "sgd" else "control: Gaussian (2L/B)H noise"
+        if dyn == "control" and len(slopes) and "ratio" in slopes:
+            per_d = ms.control_slope_by_dim(slopes[np.isfinite(slopes["ratio_se"])])
+            ax.text(
+                0.03,
+                0.97,
+                "fitted / exact slope:\n"
+                + "\n".join(
+                    f"d = {r.dim}: {r.ratio:.3f} ± {r.ratio_se:.3f}" for r in per_d.itertuples()
+                ),
+                transform=ax.transAxes,
+                va="top",
+                fontsize=7,
+                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+            )
         ax.set(
             xscale="log",
             yscale="log",
@@ -436,7 +473,7 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
         ax.set_xticks(ticks)
         ax.set_xticklabels([f"{c:g}" for c in ticks])
         ax.minorticks_off()
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     spec = (_specs(fp) or [{}])[0]
     seeds = sorted(tp["seed"].unique())
@@ -444,8 +481,9 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
     kick_note = (
         " Largest L/L* one B = 1 step reaches from θ* (per d, data set): "
         + "; ".join(f"d = {r.dim}, {r.seed}: {r.max_kick_c:.2f}" for r in kicks.itertuples())
-        + " (§5.7: near-theory SGD slopes occur only when this reaches ≈ 2–2.8, a finite-data-set "
-        "effect)."
+        + " (where it reaches about 2 and beyond, the top thresholds are crossed by single "
+        "jumps from near θ* and real SGD's t_p looks like a power law: a finite-data-set "
+        "effect, Correction 7)."
         if len(kicks)
         else ""
     )
@@ -459,18 +497,21 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
         "open triangles); never the mean of crossed runs only. Dashed: the paper's slope "
         "B/(ηh*) + 1 − n/2 (Eq. 17) with h* (mean eigenvalue) and n (number of outlier "
         "eigenvalues) measured from each data set's Hessian H = (1/N)Σxxᵀ, anchored by a weighted "
-        "fit of the intercept. Dotted, no free parameter: the exact mean first-passage time of "
-        "the paper's SDE (Eq. 13) with H = h*I, computed by quadrature of the radial diffusion in "
-        "continuous time — the asymptotic slope of Eq. 17 is reached only at large c (an "
-        "absorbing level set, not a saddle), and discrete steps, checked only at step ends, "
-        "take longer. Left: real SGD (a fresh sample each step); right: the paper's "
-        "noise model, full gradient plus Gaussian noise of covariance exactly (2L(θ)/B)H "
-        "[corrected, §5.7], the model the predicted slope is derived for. Circled: c where at "
+        "fit of the intercept: it is the c → ∞ asymptote. Dotted, no free parameter: the exact "
+        "mean first-passage time of the discrete control chain (steps of η, L checked after "
+        "each step, H = h*I: a scaled noncentral-χ² chain of (L − L*)/L*, solved on a grid), "
+        "for the first data set of each d; its slope at these c is below the asymptote (an "
+        "absorbing level set, not a saddle). Left: real SGD (a fresh sample each step); ×: the "
+        "exact t_p of the d = 1 SGD chain on the same data set where every chain crossed. "
+        "Right: the paper's noise model, full gradient plus Gaussian noise of covariance "
+        "exactly (2L(θ)/B)H; the box gives the claim control_slope, fitted slope over the "
+        "exact one (mean over data sets ± bootstrap standard error). Circled: c where at "
         "least half of the crossings jump over half of [L*, cL*] in one step"
         + (f" ({'; '.join(flagged)})" if flagged else " (none)")
         + "."
         + kick_note
-        + f" Scale: {scale}."
+        + f" Corrections 6–7 and Reconstructed choices 8–12 of docs/papers/mori2022.md. "
+        f"Scale: {scale}."
     )
     return fig, caption
 
@@ -478,31 +519,30 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
 def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     if fp.empty:
         return None
-    tp = cl.passage_times(fp)
+    tp = ms.passage_times(fp)
     dyns = [d for d in ("sgd", "control") if d in set(tp["dynamics"])]
     dims = sorted(tp["dim"].unique())
-    fig, axes = plt.subplots(
-        len(dyns), len(dims), figsize=(3.8 * len(dims), 3.3 * len(dyns)), squeeze=False
-    )
+    cases = {dyn: ms.arrhenius_cases(tp, dyn) for dyn in dyns}
+    rows = len(dyns) + 1
+    fig, axes = plt.subplots(rows, len(dims), figsize=(3.9 * len(dims), 3.3 * rows), squeeze=False)
     tally = []
     for r, dyn in enumerate(dyns):
         for k, dim in enumerate(dims):
             ax = axes[r, k]
             g = tp[(tp["dynamics"] == dyn) & (tp["dim"] == dim)]
-            chi_p, chi_a = [], []
-            for j, (_, gs) in enumerate(g.groupby("seed")):
+            verdicts = []
+            for j, (seed, gs) in enumerate(g.groupby("seed")):
                 ok = gs[~gs["lower_bound"]]
                 color = f"C{j}"
                 ax.plot(ok["c"] - 1, ok["t_p"], "o", color=color, ms=4)
                 bound = gs[gs["lower_bound"]]
                 ax.plot(bound["c"] - 1, bound["t_p"], "^", color=color, mfc="none", ms=6)
                 if len(ok) < 3:
+                    verdicts.append(f"{seed}: < 3 reachable c")
                     continue
                 c, t, se = ok["c"].to_numpy(), ok["t_p"].to_numpy(), ok["log_se"].to_numpy()
                 power = mori.power_law_fit(c, t, se)
                 arr = mori.arrhenius_fit(c, t, se)
-                chi_p.append(power.chi2_dof)
-                chi_a.append(arr.chi2_dof)
                 xs = np.linspace(c.min(), c.max(), 80)
                 ax.plot(
                     xs - 1, np.exp(arr.intercept + arr.slope * (xs - 1)), "-", color=color, lw=1
@@ -518,25 +558,77 @@ def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None
                     gs["batch"].iloc[0], gs["eta"].iloc[0], gs["h_star"].iloc[0]
                 )
                 ax.plot(xs - 1, t[0] * np.exp(k_th * (xs - c[0])), ":", color="grey", lw=1)
+                case = cases[dyn]
+                row = case[(case["dim"] == dim) & (case["seed"] == seed)].iloc[0]
+                better = "Arrh." if row["chi2_arrhenius"] < row["chi2_power"] else "power"
+                judged = ""
+                if dyn == "sgd" and dim <= 2:
+                    judged = (
+                        ", not judged (jumps)"
+                        if row["jump_dominated"] or row["points"] < 4
+                        else ", judged"
+                    )
+                verdicts.append(
+                    f"{seed}: χ² A {row['chi2_arrhenius']:.2g} / P {row['chi2_power']:.2g}"
+                    f" → {better}{judged}"
+                )
             shown = g["t_p"][np.isfinite(g["t_p"]) & (g["t_p"] > 0)]
             if len(shown):
                 # The frozen-noise line climbs far above the data: keep the data in view.
                 ax.set_ylim(shown.min() / 3, shown.max() * 3)
-            text = (
-                f"χ²/dof: Arrhenius {np.mean(chi_a):.2g}, power {np.mean(chi_p):.2g}"
-                if chi_p
-                else "too few reachable c"
+            ax.text(
+                0.03,
+                0.97,
+                "\n".join(verdicts) if verdicts else "no data",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=6.5,
+                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
             )
-            ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=7)
-            if chi_p:
-                wins = sum(a < p for a, p in zip(chi_a, chi_p, strict=True))
-                tally.append(f"{dyn} d = {dim}: {wins} of {len(chi_p)}")
+            case = cases[dyn]
+            case = case[(case["dim"] == dim) & (case["points"] >= 3)]
+            if len(case):
+                wins = int(case["arrhenius_wins"].sum())
+                tally.append(f"{dyn} d = {dim}: {wins} of {len(case)}")
             ax.set(
                 yscale="log",
                 xlabel=r"barrier $c - 1 = \Delta L / L^*$",
                 ylabel=r"$t_p$ (units of $t = \eta k$)",
                 title=f"{'SGD' if dyn == 'sgd' else 'control'}, d = {dim}",
             )
+    # The single-step-jump diagnostic: fraction of the crossings of each c whose step raised L
+    # by more than half of the barrier, per data set (solid: SGD, dashed: control).
+    for k, dim in enumerate(dims):
+        ax = axes[-1, k]
+        for dyn, style in (("sgd", "o-"), ("control", "s--")):
+            g = tp[(tp["dynamics"] == dyn) & (tp["dim"] == dim)]
+            for j, (_, gs) in enumerate(g.groupby("seed")):
+                ok = gs[np.isfinite(gs["jump_fraction"]) & ~gs["lower_bound"]]
+                ax.plot(
+                    ok["c"],
+                    ok["jump_fraction"],
+                    style,
+                    color=f"C{j}",
+                    ms=3.5,
+                    lw=0.9,
+                    alpha=1.0 if dyn == "sgd" else 0.5,
+                )
+                fitted = gs[~gs["lower_bound"]]
+                if dyn == "sgd" and len(fitted):
+                    top = fitted.iloc[-1]
+                    ax.plot(top["c"], top["jump_fraction"], "o", mfc="none", mec="k", ms=9)
+        ax.axhline(ms.JUMP_FLAG, color="grey", lw=0.8, ls=":")
+        ax.set(
+            xscale="log",
+            ylim=(0, 1.02),
+            xlabel=r"threshold $c$",
+            ylabel="fraction of single-step jumps",
+            title=f"jump diagnostic, d = {dim}",
+        )
+        ticks = sorted(tp["c"].unique())
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{c:g}" for c in ticks], fontsize=7)
+        ax.minorticks_off()
     axes[0, 0].plot([], [], "k-", lw=1, label="Arrhenius fit a + k(c − 1)")
     axes[0, 0].plot([], [], "k--", lw=1, label="power-law fit a + s ln c")
     axes[0, 0].plot([], [], ":", color="grey", label="frozen-noise Arrhenius k = B/(ηh*)")
@@ -548,14 +640,21 @@ def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None
         "two-parameter Arrhenius fits ln t_p = a + k(c − 1); dashed: power-law fits "
         "ln t_p = a + s ln c (a straight line would be Arrhenius); dotted grey: Arrhenius with "
         "the noise frozen at its value at θ* (temperature ηh*L*/B, k = B/(ηh*)), through the "
-        "first point (panels are clipped to the data's range). Mean χ²/dof of both fits per "
-        "panel; data sets where Arrhenius has the lower χ²/dof: "
+        "first point (panels are clipped to the data's range). Each panel lists, per data set, "
+        "both χ²/dof and which fit is better; for real SGD at d ≤ 2 also whether the claim "
+        "sgd_arrhenius_wins judges the data set: it does unless at least "
+        f"{100 * ms.JUMP_FLAG:g}% of the crossings at its top fitted c are single-step jumps "
+        "(bottom row: the fraction of crossings whose step raised L by more than half of "
+        "(c − 1)L*, at the c with ≥ 10 crossings, solid for SGD and dashed for the control, the top fitted c of each SGD data "
+        "set circled, the dotted line the flag). Data sets where Arrhenius has the lower "
+        "χ²/dof: "
         + ("; ".join(tally) if tally else "none fitted")
-        + ". Expected (papers.md §5.7): the paper's noise model (control) follows the power law — "
-        "escape governed by Δlog L — but real B = 1, η = 0.1 SGD does not: its single-sample "
-        "kicks are bounded and its L-dependent part contracts (§5.7 correction 5), and Arrhenius "
-        "fitted better in 7 of 9 (d, data set) cases and wins for d ≤ 2 [corrected, §5.7]. "
-        f"Scale: {scale}."
+        + ". Expected (docs/papers/mori2022.md, Correction 7): the paper's noise model "
+        "(control) follows the power law — escape governed by Δlog L — but real B = 1, "
+        "η = 0.1 SGD does not where its crossings are diffusive: its single-sample kicks are "
+        "bounded and its L-dependent part contracts. Where one sample's kick from θ* reaches "
+        "the top thresholds, the crossings there are single jumps and t_p flattens into a "
+        f"power-law-like curve. Scale: {scale}."
     )
     return fig, caption
 

@@ -1,6 +1,7 @@
 """Mode-level dynamics of curvature-corrected learning in deep linear networks (Huh, ICML 2020).
 
-papers.md §1.3 [R derivation], checked in §1.7. Take a network whose layers share singular
+Our derivation (docs/papers/huh2020.md, Reconstructed choices), checked by simulation in the
+claims of that page. Take a network whose layers share singular
 vectors along a chain of orthonormal bases aligned with the target Σ̂ = Σ_k ŝ_k û_k v̂_kᵀ (an
 "aligned" network). Every layer is diagonal in those bases, so each mode k evolves on its own:
 layer values σ_{1k} … σ_{dk}, map value s_k = Π_i σ_ik, error e_k = s_k − ŝ_k, and the mode's
@@ -33,12 +34,15 @@ Conserved quantities of the flow (exact only at ε = 0 for the block rules): the
 α and ε conserves σ_i² − σ_j² (so GD, NGD and sqrt-NGD share each mode's path: the "generalized
 conservation law", per mode); NGD-d conserves σ_i/σ_j (also under Euler), sqrt-NGD-d σ_i − σ_j
 (also under Euler), and for a non-aligned network NGD-d at ε = 0 conserves
-log|det W_i| − log|det W_j| exactly, even under Euler steps (papers.md §1.7 item 4).
+log|det W_i| − log|det W_j| exactly, even under Euler steps (docs/papers/huh2020.md,
+Corrections 4). Under Euler steps the full rules keep each mode's path only up to a first-order
+error in the step length: a step Δσ changes σ_i² − σ_j² by exactly Δσ_i² − Δσ_j²
+(:func:`path_difference` measures the resulting gap between two paths).
 
 Time scales (balanced, small s₀ = σ₀^d): GD reaches ŝ/2 at t ≈ 1/((d − 2) ŝ σ₀^{d−2})
 (= 1/(2ŝσ₀²) at d = 4); sqrt-NGD's escape time stays finite as s₀ → 0 and scales as
 ŝ^{−(1−1/d)} (= ŝ^{−3/4}). From a random init the mode ODEs start from
-s₀ = (mean squared layer singular value)^{d/2} (papers.md §1.7; the square at d = 4).
+s₀ = (mean squared layer singular value)^{d/2} (the square at d = 4).
 """
 
 from __future__ import annotations
@@ -315,7 +319,8 @@ def t_half(t: np.ndarray, s: np.ndarray, target: float) -> float:
 
 
 def random_init_s0(layers: Sequence[np.ndarray]) -> float:
-    """s₀ = (mean over layers and singular values of σ²)^{d/2} (papers.md §1.7)."""
+    """s₀ = (mean over layers and singular values of σ²)^{d/2}: the balanced mode with the
+    random init's mean squared layer singular value."""
     mean_sq = float(np.mean([np.sum(w * w) / min(w.shape) for w in layers]))
     return mean_sq ** (len(layers) / 2)
 
@@ -323,7 +328,7 @@ def random_init_s0(layers: Sequence[np.ndarray]) -> float:
 def speed_bound(alpha: float, eps: float) -> float:
     """sup_{x ≥ 0} x (x² + ε)^{−α}: ‖v‖/‖e‖ of the full rule can never exceed it (α ≥ ½).
 
-    α = 1: 1/(2√ε) (the NGD speed cap set by damping, papers.md §1.7 item 8); α = ½: 1 (at
+    α = 1: 1/(2√ε) (the NGD speed cap set by damping, docs/papers/huh2020.md, Corrections 6); α = ½: 1 (at
     ε > 0 approached as x → ∞). The block rule's bound is √d times this (one per block).
     """
     if alpha < 0.5:
@@ -332,3 +337,31 @@ def speed_bound(alpha: float, eps: float) -> float:
         return 1.0
     x2 = eps / (2 * alpha - 1)
     return math.sqrt(x2) * (x2 + eps) ** (-alpha)
+
+
+def path_difference(reference: np.ndarray, path: np.ndarray) -> float:
+    """Largest relative gap between two paths of the same modes, at equal map value.
+
+    ``reference`` and ``path`` hold layer values σ_ik along two trajectories (shapes (T, d, K)
+    and (T', d, K), positive). For every point of ``path`` whose map value s_k = Π_i σ_ik lies
+    inside the reference's range, the reference's layer values at that s_k are interpolated
+    linearly in (log s, log σ_i) between its consecutive points (a monotone map value is
+    assumed, as for every rule here from a small init); the result is
+    max |σ_ik − σ_ik^ref(s_k)| / σ_ik^ref(s_k) over points, layers and modes (0 if no point is
+    inside).
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    path = np.asarray(path, dtype=np.float64)
+    worst = 0.0
+    for k in range(reference.shape[2]):
+        log_ref_s = np.log(np.prod(reference[:, :, k], axis=1))
+        order = np.argsort(log_ref_s, kind="stable")
+        x = log_ref_s[order]
+        log_s = np.log(np.prod(path[:, :, k], axis=1))
+        inside = (log_s >= x[0]) & (log_s <= x[-1])
+        if not inside.any():
+            continue
+        for i in range(reference.shape[1]):
+            ref = np.exp(np.interp(log_s[inside], x, np.log(reference[order, i, k])))
+            worst = max(worst, float(np.max(np.abs(path[inside, i, k] - ref) / ref)))
+    return worst

@@ -1,11 +1,11 @@
 """Jacot, Gabriel & Hongler (ICLR 2020): limiting kernels and the corrected Corollary 1.
 
-Setting (papers.md §2.2–2.3, §2.7): a fully connected network in NTK parametrization,
+Setting (docs/papers/jacot2020.md): a fully connected network in NTK parametrization,
 z_{ℓ+1} = W_ℓ a_ℓ/√n_ℓ + β b_ℓ, a_ℓ = σ(z_ℓ), f = z_L, every parameter N(0, 1), MSE
 C = (1/2N)‖Y − Y*‖². Layers are counted as in the paper: L = 3 is two hidden layers.
 
 Nonlinearities (:class:`Nonlinearity`): the smooth ReLU, read as softplus σ(x) = ln(1 + eˣ)
-[R, papers.md §2.2], and the normalized smooth ReLU σ̂ = (σ − μ)/s with μ = E σ(Z) and
+[R], and the normalized smooth ReLU σ̂ = (σ − μ)/s with μ = E σ(Z) and
 s² = Var σ(Z), Z ~ N(0, 1) [R] (centred and standardized, so that it "lies in the Chaos").
 
 Kernels, for inputs X (N × n₀), by 2-D Gauss–Hermite quadrature (:func:`gauss_expectations`):
@@ -15,13 +15,13 @@ Kernels, for inputs X (N × n₀), by 2-D Gauss–Hermite quadrature (:func:`gau
   covariance); the NTK's Σ̇^{(ℓ+1)} is D^{(ℓ)};
 * Θ^{(1)} = Σ^{(1)}, Θ^{(ℓ+1)} = Θ^{(ℓ)} D^{(ℓ)} + Σ^{(ℓ+1)};
 * Υ^{(L)} = Σ_{ℓ=1}^{L−1} (Θ^{(ℓ)2} DD^{(ℓ)} + 2Θ^{(ℓ)} D^{(ℓ)}) Π_{ℓ'=ℓ+1}^{L−1} D^{(ℓ')}, the
-  index convention corrected in papers.md §2.3/§2.7 (Prop. 4 as printed shifts it by one);
+  index convention corrected (Prop. 4 as printed shifts it by one; docs Correction 6);
 * Φ(x, x') = lim E[g(x) f(x')] with g = Σ_p ∂²f/∂θ_p²: closed forms for L = 2 and L = 3
-  (papers.md §2.3, §2.7), with Lσ̈σ_ℓ(x, x') = E[σ''(a)σ(b)] under Σ^{(ℓ)};
+  with Lσ̈σ_ℓ(x, x') = E[σ''(a)σ(b)] under Σ^{(ℓ)};
 * Λ(x, x') = lim ∇g(x)·∇f(x') has no closed form here: it is estimated by Monte-Carlo on wide
   networks (:mod:`curvlab.experiments.jacot2020`).
 
-Corollary 1, corrected (papers.md §2.3 corrections 1–3 and §2.7): with Δ = Y* − Y(0) and, for
+Corollary 1, corrected (docs/papers/jacot2020.md, Corrections 1–4): with Δ = Y* − Y(0) and, for
 gradient descent with step η after k steps, E_k = (Id − ηΘ̃/N)^k (the flow form e^{−tΘ̃/N},
 t = ηk, is the η → 0 limit),
 
@@ -251,7 +251,7 @@ class Kernels:
         return self.sigma[-1]
 
     def upsilon(self, reading: str = "corrected") -> np.ndarray:
-        """Υ^{(L)} under an index ``reading`` of Prop. 4 (papers.md §2.3, §2.7 item 4).
+        """Υ^{(L)} under an index ``reading`` of Prop. 4 (docs/papers/jacot2020.md, Correction 6).
 
         ``corrected``: D^{(ℓ)}, DD^{(ℓ)} at layer ℓ's own covariance Σ^{(ℓ)} and the product over
         ℓ' = ℓ+1..L−1 of D^{(ℓ')} (derived for L = 2, validated by Monte-Carlo). Mis-readings,
@@ -282,7 +282,7 @@ class Kernels:
         return total
 
     def phi(self) -> np.ndarray:
-        """Φ(x_i, x_j) = lim E[g(x_i) f(x_j)], closed forms for L = 2 and L = 3 (papers.md §2.7)."""
+        """Φ(x_i, x_j) = lim E[g(x_i) f(x_j)], closed forms for L = 2 and L = 3."""
         s1 = np.diag(self.sigma[0])[:, None]
         if self.depth == 2:
             return s1 * self.d2s[0]
@@ -453,7 +453,7 @@ def init_prediction(
     form: str = "gd",
     variant: str = "corrected",
 ) -> dict[str, np.ndarray]:
-    """One initialization's Cor. 1 from its own kernels (papers.md §2.7, last bullet).
+    """One initialization's Cor. 1 from its own kernels (docs/papers/jacot2020.md, claim cor1_per_init).
 
     ``theta0``, ``lambda0`` (M × M) and ``g0``, ``delta`` (M,) are flattened sample-major over
     M = N·n_L (row i·n_L + k: output k of sample i), Δ = Y* − Y(0), N = ``n_samples``. Returns
