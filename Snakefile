@@ -17,14 +17,14 @@ configfile: f"{workflow.basedir}/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-
-
-# One rules file per paper plug-in (curvlab.papers.<key>).
-for _paper in PAPERS:
-
-    include: f"workflow/rules/{_paper}.smk"
-
-
+# The papers' experiments, one rules file per plug-in (src/curvlab/papers/<key>.py).
+include: "workflow/rules/du2018.smk"  # Du, Hu & Lee 2018: balanced layers
+include: "workflow/rules/ghorbani2019.smk"  # Ghorbani, Krishnan & Xiao 2019: Hessian densities
+include: "workflow/rules/huh2020.smk"  # Huh 2020: curvature-corrected dynamics
+include: "workflow/rules/jacot2020.smk"  # Jacot, Gabriel & Hongler 2020: Hessian moments
+include: "workflow/rules/mori2022.smk"  # Mori, Ziyin, Liu & Ueda 2022: SGD escape rate
+# Per paper: aggregate its tables, draw its figures, judge its claims.
+include: "workflow/rules/papers.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -30,7 +30,7 @@ from curvlab.claims import (
 )
 from curvlab.claims.render import counts_html, rows_html, to_markdown
 from curvlab.io import write_table
-from curvlab.papers import PAPERS
+from curvlab.registry import PAPERS
 from curvlab.tables import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from curvlab import sweeps
+from curvlab import registry
 from curvlab.claims import evaluate as evaluate_claims
 from curvlab.claims.du2018 import CLAIMS as DU_CLAIMS
 from curvlab.claims.du2018 import PAPER
@@ -356,7 +356,7 @@ def config(*overlays):
 def test_every_planned_job_has_a_unique_path_and_a_valid_spec():
     for preset in ("ci", "paper"):
         cfg = load_config([ROOT / "config.yaml", ROOT / "presets" / f"{preset}.yaml"], SCHEMA)
-        jobs = sweeps.all_jobs(cfg)
+        jobs = registry.all_jobs(cfg)
         for job in jobs.values():
             if not job.task.startswith("du2018-"):
                 continue  # other papers' jobs are checked by their own tests
@@ -372,12 +372,12 @@ def test_drift_runs_share_the_gradient_flow_horizon():
 
 
 def test_adding_a_seed_or_a_step_size_plans_only_the_new_jobs():
-    before = sweeps.all_jobs(config())
-    more_seeds = sweeps.all_jobs(config({"du2018": {"network": {"seeds": [0, 1, 2, 3]}}}))
+    before = registry.all_jobs(config())
+    more_seeds = registry.all_jobs(config({"du2018": {"network": {"seeds": [0, 1, 2, 3]}}}))
     new = set(more_seeds) - set(before)
     assert len(new) == 2 and all("/network/" in p and p.endswith("seed~3.parquet") for p in new)
     assert all(more_seeds[p].spec == before[p].spec for p in before)
-    new_eta = sweeps.all_jobs(config({"du2018": {"network": {"etas": [0.2, 0.1]}}}))
+    new_eta = registry.all_jobs(config({"du2018": {"network": {"etas": [0.2, 0.1]}}}))
     added = set(new_eta) - set(before)
     assert len(added) == 6 and all("/eta~0.1/" in p for p in added)
     assert all(new_eta[p].spec == before[p].spec for p in before)

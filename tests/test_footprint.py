@@ -10,8 +10,7 @@ from wfutil import make_copy, snakemake
 
 from curvlab.config import load_config, merge, validate_config
 from curvlab.footprint import arch_size, describe, oversized
-from curvlab.papers import TASKS
-from curvlab.sweeps import all_jobs
+from curvlab.registry import TASKS, all_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"

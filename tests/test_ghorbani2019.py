@@ -44,7 +44,7 @@ def test_default_plan_one_training_and_one_curvature_job_per_checkpoint():
     config = _config()
     g = config["ghorbani2019"]
     runs = len(g["models"]) * len(g["bn_modes"]) * len(g["seeds"])
-    jobs = plugin.all_jobs(config)
+    jobs = plugin.jobs(config)
     by_task = pd.Series([j.task for j in jobs]).value_counts()
     assert by_task["ghorbani2019-train"] == runs
     assert by_task["ghorbani2019-curvature"] == runs * len(g["train"]["checkpoints"])
@@ -75,7 +75,9 @@ def test_checkpoint_grouping_and_wildcards_round_trip():
         steps=300, drops="1000x0.1", seed=0, ckpts="0-50-300",
     )  # fmt: skip
     assert plugin.CURVATURE_RUN.format(**keys) == job.path
-    assert plugin.checkpoint_dir(keys) == job.spec["checkpoint_dir"]
+    # the workflow's checkpoint_dir input function: the run's keys without the checkpoints
+    run = {k: v for k, v in keys.items() if k != "ckpts"}
+    assert plugin.CHECKPOINT_DIR.format(**run) == job.spec["checkpoint_dir"]
 
 
 def test_config_rejects_imagenet_and_bad_architectures():

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curvlab import sweeps
+from curvlab import registry
 from curvlab.claims import evaluate
 from curvlab.claims.huh2020 import CLAIMS, MODES_IDS
 from curvlab.config import load_config, merge, validate_config
@@ -31,7 +31,7 @@ from curvlab.experiments.huh2020 import (
 from curvlab.measures import huh2020 as ms
 from curvlab.models import deep_linear as dl
 from curvlab.optim import METHODS, Rule, direction, step
-from curvlab.papers.huh2020 import HUH2020_MODES, HUH2020_TRAIN
+from curvlab.papers.huh2020 import CONTROLS, HUH2020_MODES, HUH2020_TRAIN
 from curvlab.tables import CLAIMS as CLAIMS_TABLE
 from curvlab.theory import huh
 
@@ -403,7 +403,7 @@ def test_disabled_studies_give_not_run_rows_with_their_reason(tiny_tables):
         assert "huh2020.modes.enabled" in by_id.loc[cid, "description"]
     assert by_id.loc["rate_ngd", "verdict"] != "NOT RUN"
     # The controls switched off: the claims that need them, with the config key.
-    no_controls = train[~train["run"].isin(ms.CONTROLS)]
+    no_controls = train[~train["run"].isin(CONTROLS)]
     by_id = _frame(no_controls, modes)
     for cid in (
         "speed_spike",
@@ -509,7 +509,7 @@ def config(*overlays):
 def test_every_planned_job_has_a_valid_spec():
     for preset in ("ci", "paper"):
         cfg = load_config([ROOT / "config.yaml", ROOT / "presets" / f"{preset}.yaml"], SCHEMA)
-        jobs = [j for j in sweeps.all_jobs(cfg).values() if j.task.startswith("huh2020")]
+        jobs = [j for j in registry.all_jobs(cfg).values() if j.task.startswith("huh2020")]
         assert jobs
         for job in jobs:
             cls = TrainSpec if job.task == "huh2020-train" else ModesSpec
@@ -519,7 +519,7 @@ def test_every_planned_job_has_a_valid_spec():
 
 
 def test_default_plan_batches_cheap_runs_and_covers_every_seed():
-    jobs = [j for j in sweeps.all_jobs(config()).values() if j.task == "huh2020-train"]
+    jobs = [j for j in registry.all_jobs(config()).values() if j.task == "huh2020-train"]
     seeds = {}
     for job in jobs:
         seeds.setdefault(job.spec["run"], []).extend(job.spec["seeds"])
@@ -531,8 +531,8 @@ def test_default_plan_batches_cheap_runs_and_covers_every_seed():
 
 
 def test_adding_a_seed_plans_only_new_or_rebatched_jobs():
-    before = sweeps.all_jobs(config())
-    after = sweeps.all_jobs(config({"huh2020": {"seeds": [0, 1, 2, 3, 4, 5]}}))
+    before = registry.all_jobs(config())
+    after = registry.all_jobs(config({"huh2020": {"seeds": [0, 1, 2, 3, 4, 5]}}))
     new = {p for p in set(after) - set(before) if "/huh2020/" in p}
     sqrt = [p for p in new if "/sqrt_ngd/" in p]
     assert sqrt == ["results/huh2020/sqrt_ngd/eta~0.01/horizon~40.0/seeds~5.parquet"]

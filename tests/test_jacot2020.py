@@ -503,7 +503,7 @@ def test_pipeline_tables_claims_and_figures(synthetic_data, tmp_path):
     from curvlab.plots.jacot2020 import make_figures
 
     data = {"n_samples": 6}
-    frames = {name: [] for name in plugin.TABLES}
+    frames = {t.name.partition(".")[2]: [] for t in plugin.TABLES}
     for nl in NLS:
         kern = exp.run_kernels(exp.KernelsSpec(nonlinearity=nl, nodes=24, **data))
         lam = exp.run_lambda(exp.LambdaSpec(nonlinearity=nl, width=16, seeds=(0, 1), **data))
@@ -573,7 +573,7 @@ def test_job_planning(overlays):
     from curvlab.papers import jacot2020 as plugin
 
     config = load_config([ROOT / "config.yaml", *(ROOT / "presets" / o for o in overlays)], SCHEMA)
-    jobs = plugin.all_jobs(config)
+    jobs = plugin.jobs(config)
     paths = [j.path for j in jobs]
     assert len(paths) == len(set(paths))
     tasks = {j.task for j in jobs}

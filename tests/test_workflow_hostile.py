@@ -18,7 +18,7 @@ import yaml
 from wfutil import MICRO, ROOT, make_copy
 
 from curvlab.config import load_config
-from curvlab.sweeps import all_jobs
+from curvlab.registry import all_jobs
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
 

@@ -44,13 +44,13 @@ class UsageError(ValueError):
 def _schema(name: str) -> TableSchema:
     """The table schema called ``name``, or a UsageError listing the names that exist (a typo
     in ``--schema`` or in a table's metadata would otherwise be a KeyError traceback)."""
-    from curvlab.papers import PAPERS
+    from curvlab.registry import PAPERS
     from curvlab.tables import CORE, get
 
     try:
         return get(name)
     except KeyError:
-        known = [*CORE, *(s.name for paper in PAPERS.values() for s in paper.schemas)]
+        known = [*CORE, *(s.name for paper in PAPERS.values() for s in paper.tables)]
         raise UsageError(
             f"unknown table schema {name!r}; known: {', '.join(sorted(known))}"
         ) from None
@@ -100,11 +100,9 @@ def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
 
 
 def _cmd_plot(args: argparse.Namespace) -> None:
-    from curvlab.papers import PAPERS, load
+    from curvlab.registry import PAPERS
 
-    load(PAPERS[args.paper].figures)(
-        _paper_tables(args.paper, args.tables), args.outdir, args.scale
-    )
+    PAPERS[args.paper].make_figures(_paper_tables(args.paper, args.tables), args.outdir, args.scale)
 
 
 def _cmd_claims(args: argparse.Namespace) -> None:
@@ -125,12 +123,14 @@ def _cmd_claims_merge(args: argparse.Namespace) -> None:
 
     from curvlab.claims.render import to_markdown
     from curvlab.io import provenance, read_table, write_table, write_text_atomic
-    from curvlab.papers import TITLES
+    from curvlab.registry import PAPERS
     from curvlab.tables import CLAIMS
 
     frame = pd.concat([read_table(p, CLAIMS) for p in args.inputs], ignore_index=True)
     write_table(frame, args.parquet, CLAIMS, provenance({"inputs": list(args.inputs)}))
-    write_text_atomic(args.markdown, to_markdown(frame, TITLES))
+    write_text_atomic(
+        args.markdown, to_markdown(frame, {key: p.title for key, p in PAPERS.items()})
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -160,8 +160,7 @@ def _cmd_check_config(args: argparse.Namespace) -> None:
 
     from curvlab.config import load_config
     from curvlab.footprint import oversized
-    from curvlab.papers import TASKS
-    from curvlab.sweeps import all_jobs
+    from curvlab.registry import TASKS, all_jobs
 
     config = load_config(args.files, args.schema)
     jobs = all_jobs(config)  # the plug-ins' planning checks (e.g. image sizes)
@@ -203,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("job", help="run one experiment job and write its Parquet table")
     from curvlab.curvature_cli import add_arguments, positive_int
-    from curvlab.papers import PAPERS, TASKS
+    from curvlab.registry import PAPERS, TASKS
 
     p.add_argument("task", choices=sorted(TASKS))
     p.add_argument("--spec", required=True, help="the job's parameters as a JSON object")

@@ -87,12 +87,17 @@ def load_schema(path: str | Path) -> dict[str, Any]:
         return node
 
     root = load_yaml(path)
-    # Every <section>.schema.yaml beside the root describes the config section of that name.
+    # Every <section>.schema.yaml beside the root describes the config section of that name,
+    # and "papers" may name every discovered plug-in.
     properties = root.setdefault("properties", {})
     for part in sorted(path.parent.glob("*.schema.yaml")):
         section = part.name.removesuffix(".schema.yaml")
         if part != path and section not in properties:
             properties[section] = {"$ref": part.name}
+    if "papers" in properties:
+        from curvlab.registry import PAPERS
+
+        properties["papers"]["anyOf"][1]["items"]["enum"] = list(PAPERS)
     schema = include(root, path.parent)
     defs = schema.setdefault("$defs", {})
     clash = sorted(set(defs) & set(hoisted))

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from curvlab.papers import TASKS, load
+from curvlab.plugin import load
+from curvlab.registry import TASKS
 from curvlab.runtime import set_threads
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def run_job(
     except (TypeError, ValueError) as err:
         raise SpecError(f"{task_name}: {err}") from err
     run = load(task.run)
-    schema = load(task.schema)
+    schema = task.table
     from curvlab.io import provenance, write_table
 
     kwargs: dict[str, Any] = {}

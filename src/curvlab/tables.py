@@ -21,7 +21,7 @@ CLAIMS = TableSchema(
         "NOT RUN; see curvlab.claims). `source` is the claim's entry in docs/papers/."
     ),
     columns=(
-        Column("paper", "string", "du2018, huh2020, jacot2020, ghorbani2019 or mori2022"),
+        Column("paper", "string", "the paper's key, the name of its plug-in (e.g. du2018)"),
         Column("claim_id", "string", "stable identifier, the same at every scale"),
         Column("description", "string", "the claim, then what this run measured, in words"),
         Column("measured", "float64", "measured value (NaN if not run)"),
@@ -101,10 +101,9 @@ def get(name: str) -> TableSchema:
     """The schema called ``name``: a core table or one declared by a paper plug-in."""
     if name in CORE:
         return CORE[name]
-    from curvlab.papers import PAPERS
+    from curvlab.registry import table
 
-    for paper in PAPERS.values():
-        for schema in paper.schemas:
-            if schema.name == name:
-                return schema
-    raise KeyError(f"no table schema named {name!r}")
+    try:
+        return table(name)
+    except KeyError:
+        raise KeyError(f"no table schema named {name!r}") from None

@@ -4,6 +4,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from snakemake.io import report as report_figure
 from snakemake.settings.types import DeploymentMethod
 
 # The workflow always runs its own checkout of the package, also when Snakemake itself was
@@ -11,10 +12,9 @@ from snakemake.settings.types import DeploymentMethod
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from curvlab.config import validate_config
-from curvlab.papers import PAPERS, TITLES, selected
+from curvlab.data.registry import names as dataset_names
+from curvlab.registry import PAPERS, TASKS, all_jobs, selected
 from curvlab.runtime import gpus_wanted
-from curvlab import sweeps
-from curvlab.sweeps import figure_files
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 _validated = validate_config(config, SCHEMA)
@@ -26,7 +26,7 @@ SCALE = config["preset"]
 # so Slurm gives the job a GPU and --resources gpu=N throttles them locally).
 GPU = gpus_wanted(config["device"])
 SELECTED = selected(config)
-JOBS = sweeps.all_jobs(config)
+JOBS = all_jobs(config)
 
 # Jobs run `python -m curvlab`: the conda environment's python under --sdm conda, otherwise the
 # interpreter running Snakemake (the project venv). The path is quoted once here, because every
@@ -39,9 +39,11 @@ PY = (
 CURVLAB = f"{shlex.quote(PY)} -m curvlab"
 ENV = "../../envs/curvlab.yaml"
 
-# Every paper's .smk registers what the report gathers (its claims table, its figures and
-# their manifest, the result tables whose provenance the report summarizes).
+# papers.smk registers, per selected paper, what the report gathers (its claims table, its
+# figures and their manifest, the result tables whose provenance the report summarizes).
 PAPER_OUTPUTS = {}
+# The data sets a rule's {dataset} wildcard may name (curvlab.data.registry).
+DATASET_PATTERN = "|".join(dataset_names())
 
 
 def warn_oversized_jobs():
@@ -51,7 +53,6 @@ def warn_oversized_jobs():
     from snakemake.logging import logger
 
     from curvlab.footprint import oversized
-    from curvlab.papers import TASKS
 
     estimators = {name: t.memory for name, t in TASKS.items() if t.memory is not None}
     limits = {}
@@ -87,3 +88,67 @@ def job_paths(task):
 def output_dir(wildcards, output):
     """Directory of a rule's first output (keeps paths derived from outputs, not hard-coded)."""
     return str(Path(output[0]).parent)
+
+
+def spec_value(pattern, key):
+    """An input function: the value ``key`` of the spec of the job whose output is ``pattern``
+    filled in (for inputs a job's spec names, e.g. the kernels a Jacot init job reads).
+    """
+
+    def value(wildcards):
+        return JOBS[pattern.format(**wildcards)].spec[key]
+
+    return value
+
+
+def data_file(dataset):
+    """The prepared arrays of ``dataset`` (rule prepare_dataset writes them)."""
+    return f"{config['data']['root']}/{dataset}.npz"
+
+
+def dataset_input(wildcards):
+    """An input function: the prepared arrays of the job's ``{dataset}`` wildcard."""
+    return data_file(wildcards.dataset)
+
+
+def figure_files(paper, figure_ids):
+    """A paper's figure outputs: PNGs marked for ``snakemake --report`` (category = the paper,
+    caption = the ``.rst`` the plot job writes beside each figure), PDFs and the captions.
+    """
+    outdir = f"reports/figures/{paper}"
+    pngs = [
+        # Captions are resolved relative to the rules file (workflow/rules/).
+        report_figure(
+            f"{outdir}/{fig}.png",
+            caption=f"../../{outdir}/{fig}.rst",
+            category=PAPERS[paper].title,
+        )
+        for fig in figure_ids
+    ]
+    return pngs + [
+        f"{outdir}/{fig}.{ext}" for fig in figure_ids for ext in ("pdf", "rst")
+    ]
+
+
+def aggregated(paper):
+    """A paper's aggregated tables: ``{short name: results/<paper>/<short name>.parquet}``, one
+    per table schema ``<paper>.<short name>`` its plug-in declares."""
+    return {
+        table.name.partition(".")[
+            2
+        ]: f"results/{paper}/{table.name.partition('.')[2]}.parquet"
+        for table in PAPERS[paper].tables
+    }
+
+
+def aggregate_inputs(paper):
+    """Per aggregated table, the result files of every task that writes that table."""
+    return {
+        table.name.partition(".")[2]: [
+            path
+            for name, task in PAPERS[paper].tasks.items()
+            if task.table is table
+            for path in job_paths(name)
+        ]
+        for table in PAPERS[paper].tables
+    }

@@ -9,7 +9,7 @@ rule prepare_dataset:
     benchmark:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
     wildcard_constraints:
-        dataset=r"mnist|fashion-mnist|cifar10",
+        dataset=DATASET_PATTERN,
     conda:
         ENV
     params:

@@ -2,7 +2,7 @@
 from curvlab.papers import ghorbani2019 as GHORBANI2019
 
 GHORBANI2019_WILDCARDS = dict(
-    dataset="|".join(GHORBANI2019.DATASETS),
+    dataset=DATASET_PATTERN,
     n=r"\d+",
     arch=GHORBANI2019.ARCH_PATTERN,
     bn="|".join(GHORBANI2019.BN_MODES),
@@ -12,16 +12,22 @@ GHORBANI2019_WILDCARDS = dict(
 )
 
 
+def checkpoint_dir(wildcards):
+    """An input function: the checkpoint directory of the training run a curvature job reads."""
+    run = {k: v for k, v in dict(wildcards).items() if k != "ckpts"}
+    return GHORBANI2019.CHECKPOINT_DIR.format(**run)
+
+
 rule ghorbani2019_train:
     input:
-        lambda wildcards: f"{config['data']['root']}/{wildcards.dataset}.npz",
+        dataset_input,
     output:
         table=GHORBANI2019.TRAIN_RUN,
         checkpoints=directory(GHORBANI2019.CHECKPOINT_DIR),
     log:
-        GHORBANI2019.TRAIN_LOG,
+        "logs/ghorbani2019/train/" + GHORBANI2019.RUN_KEYS + ".log",
     benchmark:
-        GHORBANI2019.TRAIN_BENCH
+        "results/benchmarks/ghorbani2019_train/" + GHORBANI2019.RUN_KEYS + ".tsv"
     wildcard_constraints:
         **GHORBANI2019_WILDCARDS,
     conda:
@@ -42,14 +48,16 @@ rule ghorbani2019_train:
 
 rule ghorbani2019_curvature:
     input:
-        data=lambda wildcards: f"{config['data']['root']}/{wildcards.dataset}.npz",
-        checkpoints=GHORBANI2019.checkpoint_dir,
+        data=dataset_input,
+        checkpoints=checkpoint_dir,
     output:
         GHORBANI2019.CURVATURE_RUN,
     log:
-        GHORBANI2019.CURVATURE_LOG,
+        "logs/ghorbani2019/curvature/" + GHORBANI2019.RUN_KEYS + "/ckpt~{ckpts}.log",
     benchmark:
-        GHORBANI2019.CURVATURE_BENCH
+        "results/benchmarks/ghorbani2019_curvature/"
+        + GHORBANI2019.RUN_KEYS
+        + "/ckpt~{ckpts}.tsv"
     wildcard_constraints:
         **GHORBANI2019_WILDCARDS,
         ckpts=r"\d+(-\d+)*",
@@ -71,13 +79,13 @@ rule ghorbani2019_curvature:
 
 rule ghorbani2019_validation:
     input:
-        lambda wildcards: f"{config['data']['root']}/{wildcards.dataset}.npz",
+        dataset_input,
     output:
         GHORBANI2019.VALIDATION_RUN,
     log:
-        GHORBANI2019.VALIDATION_LOG,
+        "logs/ghorbani2019/validation/{dataset}/n~{n}/{arch}/steps~{steps}/seed~{seed}.log",
     benchmark:
-        GHORBANI2019.VALIDATION_BENCH
+        "results/benchmarks/ghorbani2019_validation/{dataset}/n~{n}/{arch}/steps~{steps}/seed~{seed}.tsv"
     wildcard_constraints:
         **GHORBANI2019_WILDCARDS,
     conda:
@@ -92,80 +100,3 @@ rule ghorbani2019_validation:
     shell:
         "{params.curvlab} job ghorbani2019-validation --spec {params.spec:q} --out {output:q}"
         " --threads {threads} --device cpu > {log:q} 2>&1"
-
-
-rule ghorbani2019_aggregate:
-    input:
-        train=job_paths("ghorbani2019-train"),
-        curvature=job_paths("ghorbani2019-curvature"),
-        validation=job_paths("ghorbani2019-validation"),
-    output:
-        **GHORBANI2019.TABLES,
-    log:
-        "logs/ghorbani2019/aggregate.log",
-    benchmark:
-        "results/benchmarks/ghorbani2019_aggregate.tsv"
-    conda:
-        ENV
-    params:
-        curvlab=CURVLAB,
-    shell:
-        "({params.curvlab} concat --schema ghorbani2019.train --out {output.train:q}"
-        " {input.train:q}"
-        " && {params.curvlab} concat --schema ghorbani2019.curvature"
-        " --out {output.curvature:q} {input.curvature:q}"
-        " && {params.curvlab} concat --schema ghorbani2019.validation"
-        " --out {output.validation:q} {input.validation:q}) > {log:q} 2>&1"
-
-
-rule ghorbani2019_figures:
-    input:
-        rules.ghorbani2019_aggregate.output,
-    output:
-        figures=expand(
-            "reports/figures/ghorbani2019/{figure}.{ext}",
-            figure=GHORBANI2019.figures(config),
-            ext=["png", "pdf"],
-        ),
-        manifest="reports/figures/ghorbani2019/figures.json",
-    log:
-        "logs/ghorbani2019/figures.log",
-    benchmark:
-        "results/benchmarks/ghorbani2019_figures.tsv"
-    conda:
-        ENV
-    params:
-        curvlab=CURVLAB,
-        scale=SCALE,
-        outdir=output_dir,
-    shell:
-        "{params.curvlab} plot ghorbani2019 --scale {params.scale:q} --outdir {params.outdir:q}"
-        " {input:q} > {log:q} 2>&1"
-
-
-rule ghorbani2019_claims:
-    input:
-        rules.ghorbani2019_aggregate.output,
-    output:
-        "results/ghorbani2019/claims.parquet",
-    log:
-        "logs/ghorbani2019/claims.log",
-    benchmark:
-        "results/benchmarks/ghorbani2019_claims.tsv"
-    conda:
-        ENV
-    params:
-        curvlab=CURVLAB,
-        scale=SCALE,
-    shell:
-        "{params.curvlab} claims ghorbani2019 --scale {params.scale:q} --out {output:q} {input:q}"
-        " > {log:q} 2>&1"
-
-
-if "ghorbani2019" in SELECTED:
-    PAPER_OUTPUTS["ghorbani2019"] = dict(
-        claims=rules.ghorbani2019_claims.output[0],
-        figures=rules.ghorbani2019_figures.output.figures,
-        manifest=rules.ghorbani2019_figures.output.manifest,
-        tables=list(rules.ghorbani2019_aggregate.output),
-    )

@@ -321,20 +321,17 @@ class ClaimSet:
 
 def claim_set(paper: str) -> ClaimSet:
     """The declared claims of a paper plug-in (``CLAIMS`` beside its ``evaluate``)."""
-    import importlib
+    from curvlab.registry import PAPERS
 
-    from curvlab.papers import PAPERS
-
-    module = importlib.import_module(PAPERS[paper].claims.partition(":")[0])
-    return module.CLAIMS
+    return PAPERS[paper].claims_module().CLAIMS
 
 
 def evaluate(paper: str, tables: dict[str, pd.DataFrame], scale: str) -> pd.DataFrame:
     """A paper's claims table at ``scale``: its ``evaluate`` on its aggregated tables, one row
     per declared claim (NOT RUN where the run measured nothing)."""
-    from curvlab.papers import PAPERS, load
+    from curvlab.registry import PAPERS
 
-    rows = load(PAPERS[paper].claims)(tables, scale)
+    rows = PAPERS[paper].claims_module().evaluate(tables, scale)
     return claims_frame(claim_set(paper).complete(rows), scale)
 
 

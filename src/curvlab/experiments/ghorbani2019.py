@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 HESSIAN_MODES = ("none", "batch", "full", "frozen")
 AUGMENTATIONS = ("crop", "flip")
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 
 # =========================================================================== data

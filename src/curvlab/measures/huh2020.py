@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from curvlab.claims import AtLeast, AtMost, Between, Bound, Near
+from curvlab.papers.huh2020 import METHODS
 from curvlab.theory import huh
 
-METHODS = ("gd", "ngd", "ngd_d", "sqrt_ngd", "sqrt_ngd_d")
-CORRECTED = ("ngd", "ngd_d", "sqrt_ngd", "sqrt_ngd_d")
-CONTROLS = ("ngd_unclipped", "ngd_d_unclipped", "ngd_d_undamped", "gd_eta_quarter")
+CORRECTED = tuple(m for m in METHODS if m != "gd")
 LABELS = {
     "gd": "GD",
     "ngd": "NGD",

@@ -9,9 +9,12 @@ from typing import Any
 
 from curvlab.footprint import F64, dense_params
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task
-from curvlab.sweeps import RESULTS, Job, num
+from curvlab.plugin import RESULTS, Job, Task, num
 from curvlab.tables import RUN_STATUS, STEP, VALUE
+
+TITLE = (
+    "Du, Hu & Lee (NeurIPS 2018): algorithmic regularization — layers are automatically balanced"
+)
 
 DU2018_NETWORK = TableSchema(
     name="du2018.network",
@@ -171,32 +174,25 @@ def figures(config: dict[str, Any]) -> list[str]:
     return figures
 
 
-# --------------------------------------------------------------------------- huh2020
+TABLES = (DU2018_NETWORK, DU2018_FACTORIZATION)
+TASKS = {
+    "du2018-network": Task(
+        spec="curvlab.experiments.du2018:NetworkSpec",
+        run="curvlab.experiments.du2018:run_network",
+        table=DU2018_NETWORK,
+        uses_torch=True,
+        memory=network_memory,
+    ),
+    "du2018-factorization": Task(
+        spec="curvlab.experiments.du2018:FactorizationSpec",
+        run="curvlab.experiments.du2018:run_factorization",
+        table=DU2018_FACTORIZATION,
+        uses_torch=False,
+        memory=factorization_memory,
+    ),
+}
 
-HUH2020_METHODS = ("gd", "ngd", "ngd_d", "sqrt_ngd", "sqrt_ngd_d")
 
-
-PAPER = Paper(
-    key="du2018",
-    figures="curvlab.plots.du2018:make_figures",
-    claims="curvlab.claims.du2018:evaluate",
-    tasks={
-        "du2018-network": Task(
-            spec="curvlab.experiments.du2018:NetworkSpec",
-            run="curvlab.experiments.du2018:run_network",
-            schema="curvlab.papers.du2018:DU2018_NETWORK",
-            uses_torch=True,
-            memory=network_memory,
-        ),
-        "du2018-factorization": Task(
-            spec="curvlab.experiments.du2018:FactorizationSpec",
-            run="curvlab.experiments.du2018:run_factorization",
-            schema="curvlab.papers.du2018:DU2018_FACTORIZATION",
-            uses_torch=False,
-            memory=factorization_memory,
-        ),
-    },
-    schemas=(DU2018_NETWORK, DU2018_FACTORIZATION),
-    jobs=lambda config: network_jobs(config) + factorization_jobs(config),
-    figure_ids=figures,
-)
+def jobs(config: dict[str, Any]) -> list[Job]:
+    """Every du2018 job of ``config``."""
+    return network_jobs(config) + factorization_jobs(config)

@@ -15,9 +15,10 @@ from typing import Any
 
 from curvlab.footprint import F32, F64, arch_size
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task, check_image_size
-from curvlab.sweeps import RESULTS, Job, num
+from curvlab.plugin import RESULTS, Job, Task, check_image_size, num
 from curvlab.tables import RUN_STATUS, VALUE
+
+TITLE = "Ghorbani, Krishnan & Xiao (ICML 2019): Hessian eigenvalue density"
 
 _KEYS = (
     Column("dataset", "string", "image data set (a class-stratified training subset)"),
@@ -96,7 +97,7 @@ GHORBANI2019_VALIDATION = TableSchema(
     ),
 )
 
-SCHEMAS = (GHORBANI2019_TRAIN, GHORBANI2019_CURVATURE, GHORBANI2019_VALIDATION)
+TABLES = (GHORBANI2019_TRAIN, GHORBANI2019_CURVATURE, GHORBANI2019_VALIDATION)
 
 RUN_KEYS = "{dataset}/n~{n}/{arch}/bn~{bn}/eta~{eta}/steps~{steps}/drops~{drops}/seed~{seed}"
 TRAIN_RUN = RESULTS + "/ghorbani2019/train/" + RUN_KEYS + ".parquet"
@@ -105,18 +106,6 @@ CURVATURE_RUN = RESULTS + "/ghorbani2019/curvature/" + RUN_KEYS + "/ckpt~{ckpts}
 VALIDATION_RUN = (
     RESULTS + "/ghorbani2019/validation/{dataset}/n~{n}/{arch}/steps~{steps}/seed~{seed}.parquet"
 )
-TRAIN_LOG = "logs/ghorbani2019/train/" + RUN_KEYS + ".log"
-TRAIN_BENCH = "results/benchmarks/ghorbani2019_train/" + RUN_KEYS + ".tsv"
-CURVATURE_LOG = "logs/ghorbani2019/curvature/" + RUN_KEYS + "/ckpt~{ckpts}.log"
-CURVATURE_BENCH = "results/benchmarks/ghorbani2019_curvature/" + RUN_KEYS + "/ckpt~{ckpts}.tsv"
-VALIDATION_LOG = "logs/ghorbani2019/validation/{dataset}/n~{n}/{arch}/steps~{steps}/seed~{seed}.log"
-VALIDATION_BENCH = "results/benchmarks/ghorbani2019_validation/{dataset}/n~{n}/{arch}/steps~{steps}/seed~{seed}.tsv"
-TABLES = {
-    "train": "results/ghorbani2019/train.parquet",
-    "curvature": "results/ghorbani2019/curvature.parquet",
-    "validation": "results/ghorbani2019/validation.parquet",
-}
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
 BN_MODES = ("none", "batch", "population")
 ARCH_PATTERN = r"resnet\d+-w\d+|vgg(-(\d+|M))+|mlp(-\d+)+"
 
@@ -255,18 +244,8 @@ def validation_jobs(config: dict[str, Any]) -> list[Job]:
     return [Job("ghorbani2019-validation", path, spec)]
 
 
-def all_jobs(config: dict[str, Any]) -> list[Job]:
+def jobs(config: dict[str, Any]) -> list[Job]:
     return train_jobs(config) + curvature_jobs(config) + validation_jobs(config)
-
-
-def datasets(config: dict[str, Any]) -> list[str]:
-    """The image data sets the enabled experiments read (the workflow prepares them)."""
-    return sorted({job.spec["dataset"] for job in all_jobs(config)})
-
-
-def checkpoint_dir(wildcards: Any) -> str:
-    """The training run's checkpoint directory for a curvature job's wildcards."""
-    return CHECKPOINT_DIR.format(**{k: v for k, v in dict(wildcards).items() if k != "ckpts"})
 
 
 def figures(config: dict[str, Any]) -> list[str]:
@@ -312,34 +291,26 @@ def validation_memory(spec: dict[str, Any]) -> float:
     return F64 * 3 * params**2
 
 
-PAPER = Paper(
-    key="ghorbani2019",
-    figures="curvlab.plots.ghorbani2019:make_figures",
-    claims="curvlab.claims.ghorbani2019:evaluate",
-    tasks={
-        "ghorbani2019-train": Task(
-            spec="curvlab.experiments.ghorbani2019:TrainSpec",
-            run="curvlab.experiments.ghorbani2019:run_train",
-            schema="curvlab.papers.ghorbani2019:GHORBANI2019_TRAIN",
-            uses_torch=True,
-            memory=train_memory,
-        ),
-        "ghorbani2019-curvature": Task(
-            spec="curvlab.experiments.ghorbani2019:CurvatureSpec",
-            run="curvlab.experiments.ghorbani2019:run_curvature",
-            schema="curvlab.papers.ghorbani2019:GHORBANI2019_CURVATURE",
-            uses_torch=True,
-            memory=curvature_memory,
-        ),
-        "ghorbani2019-validation": Task(
-            spec="curvlab.experiments.ghorbani2019:ValidationSpec",
-            run="curvlab.experiments.ghorbani2019:run_validation",
-            schema="curvlab.papers.ghorbani2019:GHORBANI2019_VALIDATION",
-            uses_torch=True,
-            memory=validation_memory,
-        ),
-    },
-    schemas=SCHEMAS,
-    jobs=all_jobs,
-    figure_ids=figures,
-)
+TASKS = {
+    "ghorbani2019-train": Task(
+        spec="curvlab.experiments.ghorbani2019:TrainSpec",
+        run="curvlab.experiments.ghorbani2019:run_train",
+        table=GHORBANI2019_TRAIN,
+        uses_torch=True,
+        memory=train_memory,
+    ),
+    "ghorbani2019-curvature": Task(
+        spec="curvlab.experiments.ghorbani2019:CurvatureSpec",
+        run="curvlab.experiments.ghorbani2019:run_curvature",
+        table=GHORBANI2019_CURVATURE,
+        uses_torch=True,
+        memory=curvature_memory,
+    ),
+    "ghorbani2019-validation": Task(
+        spec="curvlab.experiments.ghorbani2019:ValidationSpec",
+        run="curvlab.experiments.ghorbani2019:run_validation",
+        table=GHORBANI2019_VALIDATION,
+        uses_torch=True,
+        memory=validation_memory,
+    ),
+}

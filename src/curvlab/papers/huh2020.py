@@ -9,9 +9,11 @@ from typing import Any
 
 from curvlab.footprint import F64
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task
-from curvlab.sweeps import RESULTS, Job, num, seed_chunks, seeds_text
+from curvlab.optim.deep_linear import METHODS as RULES
+from curvlab.plugin import RESULTS, Job, Task, num, seed_chunks, seeds_text
 from curvlab.tables import RUN_STATUS, STEP, VALUE
+
+TITLE = "Huh (ICML 2020): curvature-corrected learning dynamics in deep linear networks"
 
 HUH2020_TRAIN = TableSchema(
     name="huh2020.train",
@@ -80,7 +82,8 @@ HUH2020_MODES = TableSchema(
 )
 
 
-METHODS = ("gd", "ngd", "ngd_d", "sqrt_ngd", "sqrt_ngd_d")
+# The paper's five update rules, named once in the library (curvlab.optim.deep_linear).
+METHODS = tuple(RULES)
 CONTROLS = ("ngd_unclipped", "ngd_d_unclipped", "ngd_d_undamped", "gd_eta_quarter")
 RUN = RESULTS + "/huh2020/{run}/eta~{eta}/horizon~{horizon}/seeds~{seeds}.parquet"
 MODES_RUN = RESULTS + "/huh2020/modes/eta~{eta}/seeds~{seeds}.parquet"
@@ -212,27 +215,25 @@ def memory(spec: dict[str, Any]) -> float:
     return F64 * 4 * params**2
 
 
-PAPER = Paper(
-    key="huh2020",
-    figures="curvlab.plots.huh2020:make_figures",
-    claims="curvlab.claims.huh2020:evaluate",
-    tasks={
-        "huh2020-train": Task(
-            spec="curvlab.experiments.huh2020:TrainSpec",
-            run="curvlab.experiments.huh2020:run_train",
-            schema="curvlab.papers.huh2020:HUH2020_TRAIN",
-            uses_torch=False,
-            memory=memory,
-        ),
-        "huh2020-modes": Task(
-            spec="curvlab.experiments.huh2020:ModesSpec",
-            run="curvlab.experiments.huh2020:run_modes",
-            schema="curvlab.papers.huh2020:HUH2020_MODES",
-            uses_torch=False,
-            memory=memory,
-        ),
-    },
-    schemas=(HUH2020_TRAIN, HUH2020_MODES),
-    jobs=lambda config: train_jobs(config) + modes_jobs(config),
-    figure_ids=figures,
-)
+TABLES = (HUH2020_TRAIN, HUH2020_MODES)
+TASKS = {
+    "huh2020-train": Task(
+        spec="curvlab.experiments.huh2020:TrainSpec",
+        run="curvlab.experiments.huh2020:run_train",
+        table=HUH2020_TRAIN,
+        uses_torch=False,
+        memory=memory,
+    ),
+    "huh2020-modes": Task(
+        spec="curvlab.experiments.huh2020:ModesSpec",
+        run="curvlab.experiments.huh2020:run_modes",
+        table=HUH2020_MODES,
+        uses_torch=False,
+        memory=memory,
+    ),
+}
+
+
+def jobs(config: dict[str, Any]) -> list[Job]:
+    """Every huh2020 job of ``config``."""
+    return train_jobs(config) + modes_jobs(config)

@@ -5,14 +5,14 @@ Light on purpose (no torch): the command line and the workflow's parse step impo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from curvlab.footprint import F64, dense_params
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task
-from curvlab.sweeps import RESULTS, Job, num, seed_chunks
+from curvlab.plugin import RESULTS, Job, Task, num, seed_chunks
 from curvlab.tables import RUN_STATUS, STEP, VALUE
+
+TITLE = "Jacot, Gabriel & Hongler (ICLR 2020): the asymptotic spectrum of the Hessian"
 
 NONLINEARITY = Column("nonlinearity", "string", "softplus or normalized_softplus")
 WIDTH = Column("width", "int64", "hidden width n₁ = … = n_{L−1}")
@@ -145,7 +145,6 @@ RAYLEIGH_RUN = (
     RESULTS + "/jacot2020/rayleigh/{nonlinearity}/N~{n}/width~{width}/seed~{seed}.parquet"
 )
 SURFACE_RUN = RESULTS + "/jacot2020/surface/{nonlinearity}/width~{width}/seed~{seed}.parquet"
-TABLES = ("kernels", "init", "trial", "rayleigh", "surface")
 FIGURES = ("moments", "rayleigh", "surface", "width", "corrections")
 
 
@@ -334,7 +333,7 @@ def surface_jobs(config: dict[str, Any]) -> list[Job]:
     return jobs
 
 
-def all_jobs(config: dict[str, Any]) -> list[Job]:
+def jobs(config: dict[str, Any]) -> list[Job]:
     return (
         kernel_jobs(config)
         + lambda_jobs(config)
@@ -357,19 +356,6 @@ def figures(config: dict[str, Any]) -> list[str]:
     return out
 
 
-def spec_value(jobs: dict[str, Job], pattern: str, key: str) -> Callable[[Any], str]:
-    """An input function: the value ``key`` of the spec of the job whose output is ``pattern``."""
-
-    def value(wildcards: Any) -> str:
-        return jobs[pattern.format(**wildcards)].spec[key]
-
-    return value
-
-
-def dataset_file(config: dict[str, Any]) -> str:
-    return f"{config['data']['root']}/mnist.npz"
-
-
 def kernels_memory(spec: dict[str, Any]) -> float:
     """N × N kernel matrices (Σ, Θ, Φ, Υ per layer) and the quadrature grid per pair chunk."""
     n = spec["n_samples"]
@@ -389,40 +375,31 @@ def network_memory(spec: dict[str, Any]) -> float:
     return jacobian + F64 * (20 * params + 6 * n * n)
 
 
-def _task(name: str, spec: str, run: str, schema: str, uses_torch: bool = True) -> Task:
+def _task(name: str, spec: str, run: str, table: TableSchema, uses_torch: bool = True) -> Task:
     module = "curvlab.experiments.jacot2020"
     return Task(
         spec=f"{module}:{spec}",
         run=f"{module}:{run}",
-        schema=f"curvlab.papers.jacot2020:{schema}",
+        table=table,
         uses_torch=uses_torch,
         memory=kernels_memory if name == "kernels" else network_memory,
     )
 
 
-PAPER = Paper(
-    key="jacot2020",
-    figures="curvlab.plots.jacot2020:make_figures",
-    claims="curvlab.claims.jacot2020:evaluate",
-    tasks={
-        "jacot2020-kernels": _task(
-            "kernels", "KernelsSpec", "run_kernels", "JACOT2020_KERNELS", uses_torch=False
-        ),
-        "jacot2020-lambda": _task("lambda", "LambdaSpec", "run_lambda", "JACOT2020_KERNELS"),
-        "jacot2020-init": _task("init", "InitSpec", "run_init", "JACOT2020_INIT"),
-        "jacot2020-trial": _task("trial", "TrialSpec", "run_trial", "JACOT2020_TRIAL"),
-        "jacot2020-rayleigh": _task(
-            "rayleigh", "RayleighSpec", "run_rayleigh", "JACOT2020_RAYLEIGH"
-        ),
-        "jacot2020-surface": _task("surface", "SurfaceSpec", "run_surface", "JACOT2020_SURFACE"),
-    },
-    schemas=(
-        JACOT2020_KERNELS,
-        JACOT2020_INIT,
-        JACOT2020_TRIAL,
-        JACOT2020_RAYLEIGH,
-        JACOT2020_SURFACE,
-    ),
-    jobs=all_jobs,
-    figure_ids=figures,
+TABLES = (
+    JACOT2020_KERNELS,
+    JACOT2020_INIT,
+    JACOT2020_TRIAL,
+    JACOT2020_RAYLEIGH,
+    JACOT2020_SURFACE,
 )
+TASKS = {
+    "jacot2020-kernels": _task(
+        "kernels", "KernelsSpec", "run_kernels", JACOT2020_KERNELS, uses_torch=False
+    ),
+    "jacot2020-lambda": _task("lambda", "LambdaSpec", "run_lambda", JACOT2020_KERNELS),
+    "jacot2020-init": _task("init", "InitSpec", "run_init", JACOT2020_INIT),
+    "jacot2020-trial": _task("trial", "TrialSpec", "run_trial", JACOT2020_TRIAL),
+    "jacot2020-rayleigh": _task("rayleigh", "RayleighSpec", "run_rayleigh", JACOT2020_RAYLEIGH),
+    "jacot2020-surface": _task("surface", "SurfaceSpec", "run_surface", JACOT2020_SURFACE),
+}

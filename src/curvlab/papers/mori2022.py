@@ -9,9 +9,10 @@ from typing import Any
 
 from curvlab.footprint import F32, F64, conv_stack, dense_params
 from curvlab.io import Column, TableSchema
-from curvlab.papers import Paper, Task, check_image_size
-from curvlab.sweeps import RESULTS, Job, num
+from curvlab.plugin import RESULTS, Job, Task, check_image_size, num
 from curvlab.tables import RUN_STATUS, VALUE
+
+TITLE = "Mori, Ziyin, Liu & Ueda (ICML 2022): power-law escape rate of SGD"
 
 #: Run keys shared by the two image-data SGD tables (Figs. 1 and 2).
 _SGD_RUN_KEYS = (
@@ -118,7 +119,7 @@ MORI2022_FIRST_PASSAGE = TableSchema(
     ),
 )
 
-SCHEMAS = (MORI2022_DECOUPLING, MORI2022_NOISE, MORI2022_STATIONARY, MORI2022_FIRST_PASSAGE)
+TABLES = (MORI2022_DECOUPLING, MORI2022_NOISE, MORI2022_STATIONARY, MORI2022_FIRST_PASSAGE)
 
 DECOUPLING_RUN = (
     RESULTS + "/mori2022/decoupling/{dataset}/n~{n}/eta~{eta}/epochs~{epochs}/seed~{seed}.parquet"
@@ -136,13 +137,6 @@ FIRST_PASSAGE_RUN = (
     + "/mori2022/first_passage/{dynamics}/d~{dim}/eta~{eta}/B~{batch}/steps~{steps}"
     + "/seed~{seed}.parquet"
 )
-TABLES = {
-    "decoupling": "results/mori2022/decoupling.parquet",
-    "noise": "results/mori2022/noise.parquet",
-    "stationary": "results/mori2022/stationary.parquet",
-    "first_passage": "results/mori2022/first_passage.parquet",
-}
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
 NETS = ("fc", "cnn")
 DYNAMICS = ("sgd", "control")
 SAMPLINGS = ("fresh", "reshuffle")
@@ -284,18 +278,13 @@ def first_passage_jobs(config: dict[str, Any]) -> list[Job]:
     return jobs
 
 
-def all_jobs(config: dict[str, Any]) -> list[Job]:
+def jobs(config: dict[str, Any]) -> list[Job]:
     return (
         decoupling_jobs(config)
         + noise_jobs(config)
         + stationary_jobs(config)
         + first_passage_jobs(config)
     )
-
-
-def datasets(config: dict[str, Any]) -> list[str]:
-    """The image data sets the enabled experiments read (the workflow prepares them)."""
-    return sorted({job.spec["dataset"] for job in decoupling_jobs(config) + noise_jobs(config)})
 
 
 def figures(config: dict[str, Any]) -> list[str]:
@@ -352,41 +341,33 @@ def first_passage_memory(spec: dict[str, Any]) -> float:
     return spec.get("max_draw_mb", 256.0) * 2**20 + F64 * 2 * spec["n_samples"] * spec["dim"]
 
 
-PAPER = Paper(
-    key="mori2022",
-    figures="curvlab.plots.mori2022:make_figures",
-    claims="curvlab.claims.mori2022:evaluate",
-    tasks={
-        "mori2022-decoupling": Task(
-            spec="curvlab.experiments.mori2022:DecouplingSpec",
-            run="curvlab.experiments.mori2022:run_decoupling",
-            schema="curvlab.papers.mori2022:MORI2022_DECOUPLING",
-            uses_torch=True,
-            memory=decoupling_memory,
-        ),
-        "mori2022-noise": Task(
-            spec="curvlab.experiments.mori2022:NoiseSpec",
-            run="curvlab.experiments.mori2022:run_noise",
-            schema="curvlab.papers.mori2022:MORI2022_NOISE",
-            uses_torch=True,
-            memory=noise_memory,
-        ),
-        "mori2022-stationary": Task(
-            spec="curvlab.experiments.mori2022:StationarySpec",
-            run="curvlab.experiments.mori2022:run_stationary",
-            schema="curvlab.papers.mori2022:MORI2022_STATIONARY",
-            uses_torch=False,
-            memory=stationary_memory,
-        ),
-        "mori2022-first-passage": Task(
-            spec="curvlab.experiments.mori2022:FirstPassageSpec",
-            run="curvlab.experiments.mori2022:run_first_passage",
-            schema="curvlab.papers.mori2022:MORI2022_FIRST_PASSAGE",
-            uses_torch=False,
-            memory=first_passage_memory,
-        ),
-    },
-    schemas=SCHEMAS,
-    jobs=all_jobs,
-    figure_ids=figures,
-)
+TASKS = {
+    "mori2022-decoupling": Task(
+        spec="curvlab.experiments.mori2022:DecouplingSpec",
+        run="curvlab.experiments.mori2022:run_decoupling",
+        table=MORI2022_DECOUPLING,
+        uses_torch=True,
+        memory=decoupling_memory,
+    ),
+    "mori2022-noise": Task(
+        spec="curvlab.experiments.mori2022:NoiseSpec",
+        run="curvlab.experiments.mori2022:run_noise",
+        table=MORI2022_NOISE,
+        uses_torch=True,
+        memory=noise_memory,
+    ),
+    "mori2022-stationary": Task(
+        spec="curvlab.experiments.mori2022:StationarySpec",
+        run="curvlab.experiments.mori2022:run_stationary",
+        table=MORI2022_STATIONARY,
+        uses_torch=False,
+        memory=stationary_memory,
+    ),
+    "mori2022-first-passage": Task(
+        spec="curvlab.experiments.mori2022:FirstPassageSpec",
+        run="curvlab.experiments.mori2022:run_first_passage",
+        table=MORI2022_FIRST_PASSAGE,
+        uses_torch=False,
+        memory=first_passage_memory,
+    ),
+}

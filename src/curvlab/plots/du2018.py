@@ -27,14 +27,12 @@ from curvlab.measures.du2018 import (
     pairs,
     wide,
 )
+from curvlab.papers.du2018 import TITLE
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory.du import rank1_linear_rate
 
 DOCS = "docs/papers/du2018.md"
 
-TITLE = (
-    "Du, Hu & Lee (NeurIPS 2018): algorithmic regularization — layers are automatically balanced"
-)
 INIT_COLORS = {"balanced": "C0", "unbalanced": "C3"}
 
 

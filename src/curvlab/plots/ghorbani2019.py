@@ -18,9 +18,9 @@ import pandas as pd
 
 from curvlab.curvature.slq import density_grid, kernel_variance, smoothed_density
 from curvlab.measures import ghorbani2019 as m
+from curvlab.papers.ghorbani2019 import TITLE
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 
-TITLE = "Ghorbani, Krishnan & Xiao (ICML 2019): Hessian eigenvalue density"
 SIGMA2 = 1e-5
 FLOOR = 1e-7
 K = m.K

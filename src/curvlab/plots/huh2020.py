@@ -22,11 +22,10 @@ from curvlab.measures.huh2020 import (
     clip_off_time,
     time_to_threshold,
 )
+from curvlab.papers.huh2020 import METHODS, TITLE
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory import huh
 
-TITLE = "Huh (ICML 2020): curvature-corrected learning dynamics in deep linear networks"
-METHODS = ("gd", "ngd", "ngd_d", "sqrt_ngd", "sqrt_ngd_d")
 COLORS = {"gd": "C0", "ngd": "C3", "ngd_d": "C5", "sqrt_ngd": "C2", "sqrt_ngd_d": "C4"}
 STYLES = {"gd": "-", "ngd": "--", "ngd_d": "-.", "sqrt_ngd": ":", "sqrt_ngd_d": (0, (5, 1, 1, 1))}
 

@@ -32,10 +32,10 @@ from curvlab.measures.jacot2020 import (
     surface_scalar,
     theory_curves,
 )
+from curvlab.papers.jacot2020 import TITLE
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory import jacot as theory
 
-TITLE = "Jacot, Gabriel & Hongler (ICLR 2020): the asymptotic spectrum of the Hessian"
 COLORS = {1: "C0", 2: "C1", 3: "C2", 4: "C3"}
 NL_COLORS = {"softplus": "C0", "normalized_softplus": "C3"}
 

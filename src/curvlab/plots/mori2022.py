@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from curvlab.measures import mori2022 as ms
+from curvlab.papers.mori2022 import TITLE
 from curvlab.plots.common import FigureRecord, render_figures, setup_style
 from curvlab.theory import mori
 
-TITLE = "Mori, Ziyin, Liu & Ueda (ICML 2022): power-law escape rate of SGD"
 PAPER_DATA = {"fc": "Fashion-MNIST", "cnn": "CIFAR-10", "decoupling": "MNIST"}
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 #: 𝒩 (U+1D4A9) is missing from the plot fonts: mathtext's calligraphic N in figure text.
