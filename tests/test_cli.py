@@ -20,6 +20,7 @@ SPEC = {
     "hidden_dims": [6, 6],
     "output_dim": 2,
     "n_samples": 30,
+    "target": "relu",
     "eta": 0.2,
     "steps": 150,
     "seed": 4,

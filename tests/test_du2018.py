@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from specutil import tiny_spec
 
 from curvlab import registry
 from curvlab.claims import evaluate as evaluate_claims
@@ -37,20 +38,20 @@ from curvlab.measures.du2018 import (
 )
 from curvlab.papers import du2018 as plugin
 from curvlab.papers.du2018 import DU2018_FACTORIZATION, DU2018_NETWORK
+from curvlab.plugin import num
 from curvlab.runtime import numpy_rng
 from curvlab.tables import CLAIMS
 from curvlab.theory.du import mf_balance_step_drift, rank1_linear_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-TINY = dict(input_dim=20, hidden_dims=(8, 8), output_dim=3, n_samples=50, steps=400, eta=0.2)
 
 
 @pytest.fixture(scope="module")
 def tiny_runs() -> pd.DataFrame:
     frames = [
-        run_network(NetworkSpec(init="balanced", init_sq_norms=(0.1, 0.1, 0.1), **TINY)),
-        run_network(NetworkSpec(init="unbalanced", init_sq_norms=(10, 1, 0.1), **TINY)),
+        run_network(tiny_spec(NetworkSpec, init="balanced", init_sq_norms=(0.1, 0.1, 0.1))),
+        run_network(tiny_spec(NetworkSpec, init="unbalanced", init_sq_norms=(10, 1, 0.1))),
     ]
     return pd.concat(frames, ignore_index=True)
 
@@ -69,7 +70,7 @@ def test_network_table_conforms_and_identities_hold(tiny_runs):
             # recomputed here from the logged gradient norms (an independent path from the
             # accumulator inside the run).
             g = w[("grad_sq_norm", h + 1)] - w[("grad_sq_norm", h)]
-            predicted = TINY["eta"] ** 2 * g.shift(1).fillna(0).cumsum()
+            predicted = run["eta"].iloc[0] ** 2 * g.shift(1).fillna(0).cumsum()
             assert np.allclose(d - d.iloc[0], predicted, rtol=0, atol=1e-12)
             assert np.allclose(w[("drift_predicted_cum", h)], predicted, rtol=0, atol=1e-14)
             assert w[("identity_residual_max", h)].iloc[-1] <= 10
@@ -78,7 +79,7 @@ def test_network_table_conforms_and_identities_hold(tiny_runs):
 
 
 def test_network_runs_are_deterministic():
-    spec = NetworkSpec(init="balanced", **{**TINY, "steps": 50})
+    spec = tiny_spec(NetworkSpec, init="balanced", steps=50)
     pd.testing.assert_frame_equal(run_network(spec), run_network(spec))
 
 
@@ -86,9 +87,7 @@ def test_divergence_is_recorded_not_raised():
     # A bias-free ReLU net with a too-large step usually dies (all units off, loss stuck) rather
     # than overflowing; a huge step overflows the weights at once.
     frame = run_network(
-        NetworkSpec(
-            init="unbalanced", init_sq_norms=(10, 1, 0.1), **{**TINY, "eta": 1e100, "steps": 200}
-        )
+        tiny_spec(NetworkSpec, init="unbalanced", init_sq_norms=(10, 1, 0.1), eta=1e100, steps=200)
     )
     assert frame["diverged"].all()
     loss = wide(frame)[("loss", 0)]
@@ -97,8 +96,14 @@ def test_divergence_is_recorded_not_raised():
     conforms(frame, DU2018_NETWORK)
     # Matrix factorization with ησ₁ = 3 blows up for real.
     mf = run_factorization(
-        FactorizationSpec(
-            shape=(8, 6), rank=2, init="unbalanced", eta0=3.0, exponent=0.0, steps=500
+        tiny_spec(
+            FactorizationSpec,
+            shape=(8, 6),
+            rank=2,
+            init="unbalanced",
+            eta0=3.0,
+            exponent=0.0,
+            steps=500,
         )
     )
     assert mf["diverged"].all()
@@ -137,8 +142,15 @@ def test_rank1_rate_equals_spectral_radius_of_the_linearized_gd_map(eta_sigma):
 
 
 def test_rank1_run_converges_at_the_predicted_rate():
-    spec = FactorizationSpec(
-        study="rank1", shape=(12, 9), rank=1, eta0=0.5, exponent=0.0, steps=600, log_every=1
+    spec = tiny_spec(
+        FactorizationSpec,
+        study="rank1",
+        shape=(12, 9),
+        rank=1,
+        eta0=0.5,
+        exponent=0.0,
+        steps=600,
+        log_every=1,
     )
     frame = run_factorization(spec)
     conforms(frame, DU2018_FACTORIZATION)
@@ -148,7 +160,7 @@ def test_rank1_run_converges_at_the_predicted_rate():
 
 
 def test_decaying_schedule_from_small_init_reaches_the_balanced_optimum():
-    spec = FactorizationSpec(shape=(12, 9), rank=2, eta0=0.5, exponent=0.6, steps=4000)
+    spec = tiny_spec(FactorizationSpec, shape=(12, 9), rank=2, eta0=0.5, exponent=0.6, steps=4000)
     w = wide(run_factorization(spec))
     assert w["rel_err"].iloc[-1] < 1e-6
     assert abs(w["u_sq_norm"].iloc[-1] / w["m_nuclear_norm"].iloc[0] - 1) < 1e-4
@@ -158,15 +170,21 @@ def _mf_tables() -> pd.DataFrame:
     return pd.concat(
         [
             run_factorization(
-                FactorizationSpec(study="decaying", shape=(12, 9), rank=2, steps=3000)
+                tiny_spec(FactorizationSpec, study="decaying", shape=(12, 9), rank=2, steps=3000)
             ),
             run_factorization(
-                FactorizationSpec(
-                    study="decaying", init="unbalanced", shape=(12, 9), rank=2, steps=10_000
+                tiny_spec(
+                    FactorizationSpec,
+                    study="decaying",
+                    init="unbalanced",
+                    shape=(12, 9),
+                    rank=2,
+                    steps=10_000,
                 )
             ),
             run_factorization(
-                FactorizationSpec(
+                tiny_spec(
+                    FactorizationSpec,
                     study="rank1",
                     shape=(12, 9),
                     rank=1,
@@ -267,7 +285,7 @@ def test_a_violated_identity_fails_its_claim(tiny_runs):
     broken = tiny_runs.copy()
     rows = (broken["quantity"] == "drift_predicted_cum") & (broken["layer"] == 1)
     broken.loc[rows, "value"] += 1e-3
-    mf = run_factorization(FactorizationSpec(shape=(8, 6), rank=1, steps=200))
+    mf = run_factorization(tiny_spec(FactorizationSpec, shape=(8, 6), rank=1, steps=200))
     by_id = verdicts({"du2018.network": broken, "du2018.factorization": mf})
     assert by_id.loc["identity_cumulative", "verdict"] == "DISCREPANCY"
 
@@ -346,6 +364,11 @@ def test_figures_use_the_measures_not_the_claims():
 # --------------------------------------------------------------------------- planning
 
 
+def _tuples(value):
+    """A planned (JSON) value as the spec holds it: lists become tuples."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def config(*overlays):
     base = load_config([ROOT / "config.yaml"], SCHEMA)
     for overlay in overlays:
@@ -353,16 +376,35 @@ def config(*overlays):
     return validate_config(base, SCHEMA)
 
 
-def test_every_planned_job_has_a_unique_path_and_a_valid_spec():
+def test_every_planned_job_has_a_valid_spec_that_its_path_names():
+    """Each spec builds with the planned values unchanged, and its path names the run keys
+    (so two runs that differ in a key never write the same file)."""
     for preset in ("ci", "paper"):
         cfg = load_config([ROOT / "config.yaml", ROOT / "presets" / f"{preset}.yaml"], SCHEMA)
-        jobs = registry.all_jobs(cfg)
-        for job in jobs.values():
-            if not job.task.startswith("du2018-"):
-                continue  # other papers' jobs are checked by their own tests
-            spec_cls = NetworkSpec if job.task == "du2018-network" else FactorizationSpec
-            assert dataclasses.asdict(spec_cls(**job.spec))
-            assert f"seed~{job.spec['seed']}.parquet" in job.path
+        jobs = [j for j in registry.all_jobs(cfg).values() if j.task.startswith("du2018-")]
+        assert {j.task for j in jobs} == {"du2018-network", "du2018-factorization"}
+        for job in jobs:
+            if job.task == "du2018-network":
+                spec = NetworkSpec(**job.spec)
+                path = plugin.NETWORK_RUN.format(
+                    experiment=spec.experiment,
+                    init=spec.init,
+                    eta=num(spec.eta),
+                    steps=spec.steps,
+                    seed=spec.seed,
+                )
+            else:
+                spec = FactorizationSpec(**job.spec)
+                path = plugin.FACTORIZATION_RUN.format(
+                    study=spec.study,
+                    init=spec.init,
+                    eta0=num(spec.eta0),
+                    steps=spec.steps,
+                    seed=spec.seed,
+                )
+            built = {k: v for k, v in dataclasses.asdict(spec).items() if k in job.spec}
+            assert built == {k: _tuples(v) for k, v in job.spec.items()}, job.path
+            assert job.path == path
 
 
 def test_drift_runs_share_the_gradient_flow_horizon():

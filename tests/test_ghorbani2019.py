@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from specutil import tiny_spec
 
 from curvlab.claims import Target, claims_frame
 from curvlab.claims import ghorbani2019 as claims
@@ -105,26 +106,26 @@ def synthetic(monkeypatch):
 
 
 def _train(tmp_path, arch, bn, steps=30, checkpoints=(0, 10, 30)):
-    spec = exp.TrainSpec(
-        "mnist", "unused", 60, arch, bn, 0.05, steps, [20], list(checkpoints),
-        str(tmp_path / f"{arch}-{bn}"), batch=20, eval_every=5,
+    spec = tiny_spec(
+        exp.TrainSpec, n_samples=60, arch=arch, bn=bn, eta=0.05, steps=steps, drops=[20],
+        checkpoints=list(checkpoints), checkpoint_dir=str(tmp_path / f"{arch}-{bn}"), batch=20,
+        eval_every=5,
     )  # fmt: skip
     return spec, exp.run_train(spec)
 
 
 def _curvature(spec, modes, steps=(0, 10, 30), **kw):
     return exp.run_curvature(
-        exp.CurvatureSpec(
-            "mnist",
-            "unused",
-            60,
-            spec.arch,
-            spec.bn,
-            spec.eta,
-            spec.seed,
-            spec.checkpoint_dir,
-            list(steps),
-            modes,
+        tiny_spec(
+            exp.CurvatureSpec,
+            n_samples=60,
+            arch=spec.arch,
+            bn=spec.bn,
+            eta=spec.eta,
+            seed=spec.seed,
+            checkpoint_dir=spec.checkpoint_dir,
+            steps=list(steps),
+            hessian_modes=modes,
             batch=20,
             hessian_batch=60,
             draws=2,
@@ -232,9 +233,9 @@ def test_curvature_matches_an_explicit_hessian_in_each_bn_mode(tmp_path, synthet
 
 
 def test_diverged_checkpoint_gives_an_empty_marked_measurement(tmp_path, synthetic):
-    spec = exp.TrainSpec(
-        "mnist", "unused", 60, "mlp-8", "none", 1e6, 10, [], [0, 10], str(tmp_path / "d"),
-        batch=20,
+    spec = tiny_spec(
+        exp.TrainSpec, n_samples=60, arch="mlp-8", bn="none", eta=1e6, steps=10, drops=[],
+        checkpoints=[0, 10], checkpoint_dir=str(tmp_path / "d"), batch=20,
     )  # fmt: skip
     frame = exp.run_train(spec)
     assert frame["diverged"].all()
@@ -254,11 +255,10 @@ def test_density_l1_is_zero_for_the_exact_quadrature_and_two_for_disjoint_spectr
 
 
 def test_validation_ritz_values_match_the_explicit_hessian(synthetic):
-    spec = exp.ValidationSpec(
-        "mnist",
-        "unused",
-        90,
-        [6],
+    spec = tiny_spec(
+        exp.ValidationSpec,
+        n_samples=90,
+        hidden=[6],
         train_steps=40,
         batch=30,
         lanczos_steps=60,
@@ -499,9 +499,9 @@ def test_population_slower_uses_the_censored_lower_bound(population, measured, v
 def test_the_validation_claims_use_the_exact_spectrum(synthetic):
     """On a real (tiny) validation run: the Ritz values pass, the SLQ negative fraction agrees
     with the exact one within its standard error, the exact shrink ratio is computed."""
-    spec = exp.ValidationSpec(
-        "mnist", "unused", 90, [6], train_steps=40, batch=30, lanczos_steps=60, draws=3,
-        grid_points=4000,
+    spec = tiny_spec(
+        exp.ValidationSpec, n_samples=90, hidden=[6], train_steps=40, batch=30, lanczos_steps=60,
+        draws=3, grid_points=4000,
     )  # fmt: skip
     rows = _evaluate({"ghorbani2019.validation": exp.run_validation(spec)})
     assert rows["slq_ritz"].verdict == "REPRODUCED"
@@ -526,24 +526,25 @@ def test_the_default_cifar_path_trains_and_measures_three_channel_images(tmp_pat
     assert (
         x.shape == (40, 3, 16, 16) and x.dtype == np.float32 and np.bincount(y).tolist() == [4] * 10
     )
-    spec = exp.TrainSpec(
-        "cifar10", "unused", 40, "resnet8-w4", "population", 0.05, 6, [4], [0, 6],
-        str(tmp_path / "resnet"), image_size=16, batch=20, eval_every=2, augment=["crop", "flip"],
+    spec = tiny_spec(
+        exp.TrainSpec, dataset="cifar10", n_samples=40, arch="resnet8-w4", bn="population",
+        eta=0.05, steps=6, drops=[4], checkpoints=[0, 6], checkpoint_dir=str(tmp_path / "resnet"),
+        image_size=16, batch=20, eval_every=2, augment=["crop", "flip"],
     )  # fmt: skip
     frame = exp.run_train(spec)
     assert np.isfinite(frame["value"]).all()
     curv = exp.run_curvature(
-        exp.CurvatureSpec(
-            "cifar10",
-            "unused",
-            40,
-            spec.arch,
-            spec.bn,
-            spec.eta,
-            spec.seed,
-            spec.checkpoint_dir,
-            [0, 6],
-            ["frozen"],
+        tiny_spec(
+            exp.CurvatureSpec,
+            dataset="cifar10",
+            n_samples=40,
+            arch=spec.arch,
+            bn=spec.bn,
+            eta=spec.eta,
+            seed=spec.seed,
+            checkpoint_dir=spec.checkpoint_dir,
+            steps=[0, 6],
+            hessian_modes=["frozen"],
             image_size=16,
             batch=20,
             hessian_batch=40,

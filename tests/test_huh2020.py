@@ -4,15 +4,15 @@ exact invariants, the experiment tables, the claims and the job planning."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from specutil import tiny_spec
 
-from curvlab import registry
+from curvlab import plugin, registry
 from curvlab.claims import evaluate
 from curvlab.claims.huh2020 import CLAIMS, MODES_IDS
 from curvlab.config import load_config, merge, validate_config
@@ -167,7 +167,7 @@ def test_clipping_caps_the_step_and_reports_the_unclipped_speed(tiny):
 
 
 def _small_problem():
-    prob = Problem(n_dim=5, depth=3, n_samples=5, teacher_singular_values=(2.0, 1.0))
+    prob = tiny_spec(Problem, n_dim=5, depth=3, n_samples=5, teacher_singular_values=(2.0, 1.0))
     _, sigma_hat, u, s, v = make_problem(prob, seed=0)
     return prob, sigma_hat, u, s, v
 
@@ -270,7 +270,14 @@ def test_speed_bound_is_the_supremum():
 
 # --------------------------------------------------------------------------- experiments
 
-TINY = dict(n_dim=6, depth=3, n_samples=6, teacher_singular_values=(2.0, 1.0), log_points=60)
+TINY = dict(
+    n_dim=6,
+    depth=3,
+    n_samples=6,
+    teacher_singular_values=(2.0, 1.0),
+    noise_std=0.3,
+    log_points=60,
+)
 TINY_RUNS = {
     "gd": dict(structure="full", alpha=0.0, eps=0.0, clip=None, horizon=60.0),
     "ngd": dict(structure="full", alpha=1.0, eps=1e-5, clip=0.1, horizon=8.0),
@@ -287,14 +294,15 @@ TINY_RUNS = {
 def tiny_tables():
     train = pd.concat(
         [
-            run_train(TrainSpec(run=name, seeds=(0, 1), **TINY, **m))
+            run_train(tiny_spec(TrainSpec, run=name, seeds=(0, 1), **TINY, **m))
             for name, m in TINY_RUNS.items()
         ],
         ignore_index=True,
     )
     methods = {k: v for k, v in TINY_RUNS.items() if k in METHODS}
     modes = run_modes(
-        ModesSpec(
+        tiny_spec(
+            ModesSpec,
             seeds=(0,),
             methods=methods,
             matrix_steps=20,
@@ -314,7 +322,8 @@ def test_train_table_conforms_and_its_quantities_are_consistent(tiny_tables):
         excess = w[("train_loss", 0)] - w[("train_loss_floor", 0)].iloc[0]
         assert np.allclose(excess, 0.5 * w[("map_error", 0)] ** 2, rtol=1e-9, atol=1e-12)
         # The population test loss is the excess plus the noise floor Nσ_z²/2.
-        assert np.allclose(w[("test_loss", 0)] - w[("test_excess", 0)], 0.5 * 6 * 0.3**2)
+        floor = 0.5 * TINY["n_dim"] * TINY["noise_std"] ** 2
+        assert np.allclose(w[("test_loss", 0)] - w[("test_excess", 0)], floor)
         for check in ("check_jacobian_fd", "check_gn_blocks", "check_jjt", "check_fast_route"):
             assert w[(check, 0)].dropna().iloc[0] < 1e-8
 
@@ -330,9 +339,11 @@ def test_speed_bounds_hold_in_the_runs(tiny_tables):
 
 
 def test_runs_are_deterministic_and_divergence_is_recorded():
-    spec = TrainSpec(run="gd", horizon=0.5, **TINY)
+    spec = tiny_spec(TrainSpec, run="gd", horizon=0.5, **TINY)
     pd.testing.assert_frame_equal(run_train(spec), run_train(spec))
-    blown = run_train(TrainSpec(run="gd", eta=50.0, horizon=2000.0, checks=False, **TINY))
+    blown = run_train(
+        tiny_spec(TrainSpec, run="gd", eta=50.0, horizon=2000.0, checks=False, **TINY)
+    )
     assert blown["diverged"].all()
     assert blown["step"].max() < 40
     HUH2020_TRAIN.conform(blown, where="test")
@@ -507,15 +518,25 @@ def config(*overlays):
 
 
 def test_every_planned_job_has_a_valid_spec():
+    """Every job's spec builds, solves the configured problem on configured seeds, and its path
+    names the run; the aligned study runs every enabled method."""
     for preset in ("ci", "paper"):
         cfg = load_config([ROOT / "config.yaml", ROOT / "presets" / f"{preset}.yaml"], SCHEMA)
+        huh = cfg["huh2020"]
         jobs = [j for j in registry.all_jobs(cfg).values() if j.task.startswith("huh2020")]
-        assert jobs
+        assert {j.task for j in jobs} == {"huh2020-train", "huh2020-modes"}
         for job in jobs:
             cls = TrainSpec if job.task == "huh2020-train" else ModesSpec
             spec = cls(**job.spec)
-            assert dataclasses.asdict(spec)
-            assert job.path.endswith(f"seeds~{'-'.join(map(str, spec.seeds))}.parquet")
+            assert spec.problem == Problem(**huh["problem"])
+            assert set(spec.seeds) <= set(huh["seeds"])
+            assert job.path.endswith(f"seeds~{plugin.seeds_text(list(spec.seeds))}.parquet")
+            if job.task == "huh2020-train":
+                assert f"/{spec.run}/eta~{plugin.num(spec.eta)}/" in job.path
+                assert spec.steps == round(spec.horizon / spec.eta) >= 1
+            else:
+                enabled = {m for m, run in huh["methods"].items() if run["enabled"]}
+                assert set(spec.methods) == enabled
 
 
 def test_default_plan_batches_cheap_runs_and_covers_every_seed():

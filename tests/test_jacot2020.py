@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from specutil import tiny_spec
 
 from curvlab.experiments import jacot2020 as exp
 from curvlab.experiments.jacot2020_estimators import (
@@ -25,6 +26,7 @@ from curvlab.experiments.jacot2020_estimators import (
     upsilon_hutchinson,
 )
 from curvlab.models.ntk_mlp import NTKMLP, hessian_trace, last_layer_factor, rao_blackwell_kernels
+from curvlab.papers.jacot2020 import JACOT2020_TRIAL
 from curvlab.theory import jacot as theory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -324,7 +326,8 @@ def test_surface_step_from_curvature_reaches_a_minimum_whose_curvature_is_i(nl):
     unit eigenvectors v₁, v₂ of I at θ* equal λ₁(I), λ₂(I) (at a minimum H = I + S, S → 0)."""
     from curvlab.curvature import ntk_gram
 
-    spec = exp.SurfaceSpec(
+    spec = tiny_spec(
+        exp.SurfaceSpec,
         nonlinearity=nl,
         width=24,
         n_samples=8,
@@ -341,7 +344,8 @@ def test_surface_step_from_curvature_reaches_a_minimum_whose_curvature_is_i(nl):
         return frame[frame["quantity"] == q].sort_values("index")["value"].to_numpy()
 
     x, y = exp.disk_data(spec.n_samples, spec.target, spec.seed)
-    model = exp._model((2, 24, 24, 24, 1), nl, 0.1, spec.seed, "cpu")
+    widths = (2, *[spec.width] * (spec.depth - 1), 1)
+    model = exp._model(widths, nl, spec.beta, spec.seed, "cpu")
     lam_max = float(torch.linalg.eigvalsh(ntk_gram(model, torch.as_tensor(x)))[-1]) / len(x)
     assert values("lambda_max_init")[0] == pytest.approx(lam_max, rel=1e-10)
     assert values("eta")[0] == pytest.approx(1.5 / lam_max, rel=1e-10)
@@ -362,7 +366,7 @@ def test_surface_step_from_curvature_reaches_a_minimum_whose_curvature_is_i(nl):
 
 def test_surface_step_size_is_validated():
     with pytest.raises(ValueError, match="eta_scale"):
-        exp.SurfaceSpec(eta_scale=2.0)
+        tiny_spec(exp.SurfaceSpec, eta_scale=2.0)
 
 
 # --------------------------------------------------------------------------- Corollary 1
@@ -471,8 +475,8 @@ def test_trial_follows_its_own_corollary1(synthetic_data):
     """A short GD run at width 256: Tr S(t) is predicted by the init's corrected Cor. 1 within
     5% (the verification setting measured 0.1–4.5% at n = 256), the printed formula is far off, Y(t) follows
     E_kΔ, and Tr H^k is consistent with its parts."""
-    spec = exp.TrialSpec(
-        n_samples=8, width=256, seeds=(0,), eta=0.5, grid=(0, 1, 3, 10, 30), probes=8
+    spec = tiny_spec(
+        exp.TrialSpec, n_samples=8, width=256, seeds=(0,), eta=0.5, grid=(0, 1, 3, 10, 30), probes=8
     )
     frame = exp.run_trial(spec)
     grid = frame[frame["step"].isin(spec.grid)]
@@ -490,7 +494,7 @@ def test_trial_follows_its_own_corollary1(synthetic_data):
     m2 = series("tr_i", 2) + 2 * series("tr_i1s1", 0) + series("tr_s", 2)
     assert np.allclose(series("moment", 2), m2)
     assert not frame["diverged"].any()
-    assert set(exp.TRIAL_COLUMNS) == set(frame.columns)
+    JACOT2020_TRIAL.conform(frame, where="test")
 
 
 @pytest.mark.slow
@@ -505,13 +509,16 @@ def test_pipeline_tables_claims_and_figures(synthetic_data, tmp_path):
     data = {"n_samples": 6}
     frames = {t.name.partition(".")[2]: [] for t in plugin.TABLES}
     for nl in NLS:
-        kern = exp.run_kernels(exp.KernelsSpec(nonlinearity=nl, nodes=24, **data))
-        lam = exp.run_lambda(exp.LambdaSpec(nonlinearity=nl, width=16, seeds=(0, 1), **data))
+        kern = exp.run_kernels(tiny_spec(exp.KernelsSpec, nonlinearity=nl, nodes=24, **data))
+        lam = exp.run_lambda(
+            tiny_spec(exp.LambdaSpec, nonlinearity=nl, width=16, seeds=(0, 1), **data)
+        )
         path = tmp_path / f"k_{nl}.parquet"
         write_table(kern, path, plugin.JACOT2020_KERNELS, {})
         frames["kernels"] += [kern, lam]
         for width in (8, 16):
-            spec = exp.InitSpec(
+            spec = tiny_spec(
+                exp.InitSpec,
                 nonlinearity=nl,
                 width=width,
                 seeds=(0, 1, 2),
@@ -522,13 +529,20 @@ def test_pipeline_tables_claims_and_figures(synthetic_data, tmp_path):
                 **data,
             )
             frames["init"].append(exp.run_init(spec))
-            trial = exp.TrialSpec(
-                nonlinearity=nl, width=width, seeds=(0, 1), grid=(0, 4), probes=2, **data
+            trial = tiny_spec(
+                exp.TrialSpec,
+                nonlinearity=nl,
+                width=width,
+                seeds=(0, 1),
+                grid=(0, 4),
+                probes=2,
+                **data,
             )
             frames["trial"].append(exp.run_trial(trial))
         frames["surface"].append(
             exp.run_surface(
-                exp.SurfaceSpec(
+                tiny_spec(
+                    exp.SurfaceSpec,
                     nonlinearity=nl,
                     width=8,
                     n_samples=6,
@@ -539,7 +553,7 @@ def test_pipeline_tables_claims_and_figures(synthetic_data, tmp_path):
             )
         )
     frames["rayleigh"].append(
-        exp.run_rayleigh(exp.RayleighSpec(width=16, top=4, lanczos_steps=12, **data))
+        exp.run_rayleigh(tiny_spec(exp.RayleighSpec, width=16, top=4, lanczos_steps=12, **data))
     )
     tables = {}
     for name, parts in frames.items():

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from scipy import stats
+from specutil import tiny_spec
 
 from curvlab.experiments import mori2022 as ex
 from curvlab.theory import mori
@@ -179,7 +180,8 @@ def test_weighted_fits_recover_power_law_and_arrhenius():
     [("sgd", 1, 1), ("sgd", 3, 2), ("control", 1, 1), ("control", 2, 1)],
 )
 def test_block_parallel_first_passage_matches_a_plain_loop(dynamics, dim, batch):
-    spec = ex.FirstPassageSpec(
+    spec = tiny_spec(
+        ex.FirstPassageSpec,
         dynamics=dynamics,
         dim=dim,
         n_samples=400,
@@ -199,7 +201,9 @@ def test_block_parallel_first_passage_matches_a_plain_loop(dynamics, dim, batch)
 
 
 def test_first_passage_stops_once_every_chain_crossed():
-    spec = ex.FirstPassageSpec(dim=4, n_samples=500, chains=5, max_steps=400_000, cs=(1.25, 1.5))
+    spec = tiny_spec(
+        ex.FirstPassageSpec, dim=4, n_samples=500, chains=5, max_steps=400_000, cs=(1.25, 1.5)
+    )
     passages = ex.simulate_first_passage(spec, ex.regression_problem(500, 4, 0))
     assert (passages.step >= 0).all()
     assert passages.steps_simulated < spec.max_steps
@@ -209,8 +213,14 @@ def test_first_passage_stops_once_every_chain_crossed():
 def test_first_passage_table_conforms():
     from curvlab.papers.mori2022 import MORI2022_FIRST_PASSAGE
 
-    spec = ex.FirstPassageSpec(
-        dim=2, n_samples=300, chains=4, max_steps=3000, block=300, warmup_time=20.0
+    spec = tiny_spec(
+        ex.FirstPassageSpec,
+        dim=2,
+        n_samples=300,
+        chains=4,
+        max_steps=3000,
+        block=300,
+        warmup_time=20.0,
     )
     frame = ex.run_first_passage(spec)
     MORI2022_FIRST_PASSAGE.conform(frame, where="test")
@@ -517,7 +527,8 @@ def test_control_chain_solver_agrees_with_direct_simulation(n, c):
 def test_control_chain_solver_matches_the_experiments_control_at_d1():
     """End to end at d = 1, where the chain is exact: the experiment's own control dynamics
     (full gradient + Gaussian (2L/B)H noise, H from the data set) against the solver."""
-    spec = ex.FirstPassageSpec(
+    spec = tiny_spec(
+        ex.FirstPassageSpec,
         dynamics="control",
         dim=1,
         n_samples=500,

@@ -34,6 +34,15 @@ def configure_logging() -> None:
     )
 
 
+def build_spec(task_name: str, spec: dict[str, Any]) -> Any:
+    """The task's spec dataclass from a job's spec; a missing or unknown key, or a bad value,
+    raises :class:`SpecError`."""
+    try:
+        return load(TASKS[task_name].spec)(**spec)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{task_name}: {err}") from err
+
+
 def run_job(
     task_name: str, spec: dict[str, Any], out: str | Path, threads: int = 1, device: str = "auto"
 ) -> None:
@@ -41,10 +50,7 @@ def run_job(
         raise KeyError(f"unknown task {task_name!r}; known tasks: {', '.join(sorted(TASKS))}")
     set_threads(threads)  # before numpy/torch load their thread pools
     task = TASKS[task_name]
-    try:
-        spec_obj = load(task.spec)(**spec)
-    except (TypeError, ValueError) as err:
-        raise SpecError(f"{task_name}: {err}") from err
+    spec_obj = build_spec(task_name, spec)
     run = load(task.run)
     schema = task.table
     from curvlab.io import provenance, write_table

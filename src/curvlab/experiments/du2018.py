@@ -38,7 +38,7 @@ EPS64 = float(np.finfo(np.float64).eps)
 # --------------------------------------------------------------------------- specs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkSpec:
     """One GD run of the homogeneous ReLU network.
 
@@ -46,19 +46,19 @@ class NetworkSpec:
     :func:`curvlab.models.homogeneous.init_weights` for how they map to the paper's variances).
     """
 
-    experiment: str = "network"
-    init: str = "balanced"
-    init_sq_norms: tuple[float, ...] = (0.1, 0.1, 0.1)
-    input_dim: int = 1000
-    hidden_dims: tuple[int, ...] = (100, 100)
-    output_dim: int = 10
-    n_samples: int = 1000
-    target: str = "relu"
-    eta: float = 0.2
-    steps: int = 10_000
-    seed: int = 0
-    log_every: int = 1
-    neuron_every: int = 100
+    experiment: str
+    init: str
+    init_sq_norms: tuple[float, ...]
+    input_dim: int
+    hidden_dims: tuple[int, ...]
+    output_dim: int
+    n_samples: int
+    target: str
+    eta: float
+    steps: int
+    seed: int
+    log_every: int
+    neuron_every: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "init_sq_norms", tuple(float(v) for v in self.init_sq_norms))
@@ -70,7 +70,7 @@ class NetworkSpec:
             )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FactorizationSpec:
     """One GD run on ½‖UVᵀ − M‖_F², U ∈ R^{m×k}, V ∈ R^{n×k}, M = ABᵀ of rank r, σ₁(M) = 1.
 
@@ -79,22 +79,23 @@ class FactorizationSpec:
     η_t = 1/(100 (t+1) ‖M‖_F^{3/2}) is eta0 = 0.01, exponent = 1).
     ``init="small"``: entries N(0, (init_scale·√σ₁)²); ``"unbalanced"``: scale
     ``unbalanced_scale``·√σ₁ with U multiplied and V divided by ``unbalanced_skew``.
+    ``factor_rank`` is k (None: k = r), not a config key.
     """
 
-    study: str = "decaying"
-    shape: tuple[int, int] = (50, 40)
-    rank: int = 3
+    study: str
+    shape: tuple[int, int]
+    rank: int
     factor_rank: int | None = None
-    init: str = "small"
-    init_scale: float = 1e-3
-    unbalanced_scale: float = 0.1
-    unbalanced_skew: float = 3.0
-    eta0: float = 0.5
-    exponent: float = 0.6
-    normalizer: str = "sigma1"
-    steps: int = 100_000
-    seed: int = 0
-    log_every: int = 100
+    init: str
+    init_scale: float
+    unbalanced_scale: float
+    unbalanced_skew: float
+    eta0: float
+    exponent: float
+    normalizer: str
+    steps: int
+    seed: int
+    log_every: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(v) for v in self.shape))

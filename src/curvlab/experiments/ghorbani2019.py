@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +202,7 @@ def _progress(label: str, done: int, total: int, start: float, **values: float) 
 # =========================================================================== training
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSpec:
     dataset: str
     data_root: str
@@ -214,15 +214,15 @@ class TrainSpec:
     drops: list[int]
     checkpoints: list[int]
     checkpoint_dir: str
-    seed: int = 0
-    subset_seed: int = 0
-    image_size: int | None = None
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch: int = 100
-    drop_factor: float = 0.1
-    augment: list[str] = field(default_factory=list)
-    eval_every: int = 10
+    seed: int
+    subset_seed: int
+    image_size: int | None
+    momentum: float
+    weight_decay: float
+    batch: int
+    drop_factor: float
+    augment: list[str]
+    eval_every: int
 
     def __post_init__(self) -> None:
         from curvlab.models.resnet import check_bn
@@ -329,7 +329,7 @@ def run_train(spec: TrainSpec, device: str = "cpu") -> pd.DataFrame:
 # =========================================================================== curvature
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CurvatureSpec:
     dataset: str
     data_root: str
@@ -341,19 +341,19 @@ class CurvatureSpec:
     checkpoint_dir: str
     steps: list[int]
     hessian_modes: list[str]
-    subset_seed: int = 0
-    image_size: int | None = None
-    hessian_samples: int | None = None
-    batch: int = 100
-    hessian_batch: int = 500
-    lanczos_steps: int = 90
-    draws: int = 10
-    top_eigs: int = 20
-    topk_steps: int | None = None
-    ks: list[int] = field(default_factory=lambda: [1, 5, 10, 20])
-    filter_normalize: bool = True
-    cache: bool = True
-    vectorize: bool = False
+    subset_seed: int
+    image_size: int | None
+    hessian_samples: int | None
+    batch: int
+    hessian_batch: int
+    lanczos_steps: int
+    draws: int
+    top_eigs: int
+    topk_steps: int | None
+    ks: list[int]
+    filter_normalize: bool
+    cache: bool
+    vectorize: bool
 
     def __post_init__(self) -> None:
         bad = [m for m in self.hessian_modes if m not in HESSIAN_MODES]
@@ -545,22 +545,25 @@ def _seed(spec: CurvatureSpec, purpose: str, step: int) -> int:
 # =========================================================================== validation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ValidationSpec:
+    """SLQ against the explicit Hessian of a small MLP; ``grid_points`` (not a config key) is
+    the resolution of the grid on which the smoothed densities are compared."""
+
     dataset: str
     data_root: str
     n_samples: int
     hidden: list[int]
-    image_size: int = 7
-    train_steps: int = 400
-    eta: float = 0.05
-    batch: int = 100
-    lanczos_steps: int = 80
-    draws: int = 10
-    sigma2s: list[float] = field(default_factory=lambda: [1e-5, 1e-3])
+    image_size: int
+    train_steps: int
+    eta: float
+    batch: int
+    lanczos_steps: int
+    draws: int
+    sigma2s: list[float]
     grid_points: int = 10_000
-    seed: int = 0
-    subset_seed: int = 0
+    seed: int
+    subset_seed: int
 
 
 def density_l1(
@@ -626,9 +629,12 @@ def run_validation(spec: ValidationSpec, device: str = "cpu") -> pd.DataFrame:
             y,
             "none",
             CurvatureSpec(
-                spec.dataset, spec.data_root, spec.n_samples, arch, "none", spec.eta,
-                spec.seed, "", [0], ["none"], hessian_batch=len(x), top_eigs=10, ks=[10],
-                vectorize=True,
+                dataset=spec.dataset, data_root=spec.data_root, n_samples=spec.n_samples,
+                subset_seed=spec.subset_seed, image_size=spec.image_size, arch=arch, bn="none",
+                eta=spec.eta, seed=spec.seed, checkpoint_dir="", steps=[0], hessian_modes=["none"],
+                hessian_samples=None, batch=spec.batch, hessian_batch=len(x),
+                lanczos_steps=spec.lanczos_steps, draws=spec.draws, top_eigs=10, topk_steps=None,
+                ks=[10], filter_normalize=False, cache=True, vectorize=True,
             ),
         )  # fmt: skip
         t0 = time.perf_counter()

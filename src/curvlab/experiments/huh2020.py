@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -48,17 +48,17 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- specs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Problem:
     """The teacher–student problem shared by every run of one seed (docs/papers/huh2020.md,
     Setup and Reconstructed choices 1–2)."""
 
-    n_dim: int = 16
-    depth: int = 4
-    n_samples: int = 16
-    teacher_singular_values: tuple[float, ...] = (3.0, 2.0, 1.0)
-    noise_std: float = 0.3
-    init_scale: float = 0.1
+    n_dim: int
+    depth: int
+    n_samples: int
+    teacher_singular_values: tuple[float, ...]
+    noise_std: float
+    init_scale: float
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -70,28 +70,28 @@ class Problem:
             raise ValueError("depth must be at least 2")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSpec:
     """One optimizer on one or more seeds (a job may batch cheap runs). ``clip`` is the cap on
     ‖Δθ‖ per step (None: no clipping); ``horizon`` is in gradient-flow time t = ηk."""
 
-    run: str = "gd"
-    structure: str = "full"
-    alpha: float = 0.0
-    eps: float = 0.0
-    clip: float | None = None
-    eta: float = 0.01
-    horizon: float = 300.0
-    seeds: tuple[int, ...] = (0,)
-    n_dim: int = 16
-    depth: int = 4
-    n_samples: int = 16
-    teacher_singular_values: tuple[float, ...] = (3.0, 2.0, 1.0)
-    noise_std: float = 0.3
-    init_scale: float = 0.1
-    log_points: int = 400
-    log_points_early: int = 120
-    checks: bool = True
+    run: str
+    structure: str
+    alpha: float
+    eps: float
+    clip: float | None
+    eta: float
+    horizon: float
+    seeds: tuple[int, ...]
+    n_dim: int
+    depth: int
+    n_samples: int
+    teacher_singular_values: tuple[float, ...]
+    noise_std: float
+    init_scale: float
+    log_points: int
+    log_points_early: int
+    checks: bool
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -109,12 +109,12 @@ class TrainSpec:
     @property
     def problem(self) -> Problem:
         return Problem(
-            self.n_dim,
-            self.depth,
-            self.n_samples,
-            self.teacher_singular_values,
-            self.noise_std,
-            self.init_scale,
+            n_dim=self.n_dim,
+            depth=self.depth,
+            n_samples=self.n_samples,
+            teacher_singular_values=self.teacher_singular_values,
+            noise_std=self.noise_std,
+            init_scale=self.init_scale,
         )
 
     @property
@@ -126,27 +126,27 @@ class TrainSpec:
         return int(round(self.horizon / self.eta))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModesSpec:
     """The aligned-network study of one or more seeds. ``methods`` maps a method name to
     ``{structure, alpha, eps, clip, horizon}`` (the same rules as the random-init runs)."""
 
-    seeds: tuple[int, ...] = (0,)
-    eta: float = 0.01
-    n_dim: int = 16
-    depth: int = 4
-    n_samples: int = 16
-    teacher_singular_values: tuple[float, ...] = (3.0, 2.0, 1.0)
-    noise_std: float = 0.3
-    init_scale: float = 0.1
-    log_spread: float = 0.3
-    methods: dict = field(default_factory=dict)
-    matrix_steps: int = 200
-    logged_modes: int = 3
-    log_points: int = 600
-    logdet_scale: float = 0.3
-    logdet_steps: int = 100
-    euler_refinement: tuple[float, ...] = (0.5,)
+    seeds: tuple[int, ...]
+    eta: float
+    n_dim: int
+    depth: int
+    n_samples: int
+    teacher_singular_values: tuple[float, ...]
+    noise_std: float
+    init_scale: float
+    log_spread: float
+    methods: dict
+    matrix_steps: int
+    logged_modes: int
+    log_points: int
+    logdet_scale: float
+    logdet_steps: int
+    euler_refinement: tuple[float, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -165,12 +165,12 @@ class ModesSpec:
     @property
     def problem(self) -> Problem:
         return Problem(
-            self.n_dim,
-            self.depth,
-            self.n_samples,
-            self.teacher_singular_values,
-            self.noise_std,
-            self.init_scale,
+            n_dim=self.n_dim,
+            depth=self.depth,
+            n_samples=self.n_samples,
+            teacher_singular_values=self.teacher_singular_values,
+            noise_std=self.noise_std,
+            init_scale=self.init_scale,
         )
 
 

@@ -35,6 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from curvlab.papers.jacot2020 import (
+    JACOT2020_INIT,
+    JACOT2020_RAYLEIGH,
+    JACOT2020_SURFACE,
+    JACOT2020_TRIAL,
+)
 from curvlab.runtime import derive_seed, numpy_rng
 from curvlab.theory import jacot as theory
 
@@ -93,15 +99,15 @@ def disk_data(n_samples: int, target: str, seed: int) -> tuple[np.ndarray, np.nd
     return x, y[:, None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Data:
     """The MNIST subset shared by every MNIST task (docs/papers/jacot2020.md, Reconstructed choice 3)."""
 
-    n_samples: int = 256
-    image_size: int = 14
-    labels: str = "parity"
-    input_norm: str = "sample"
-    data_root: str = "data"
+    n_samples: int
+    image_size: int
+    labels: str
+    input_norm: str
+    data_root: str
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         return mnist_data(
@@ -148,20 +154,17 @@ class _Rows:
 # --------------------------------------------------------------------------- kernels
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KernelsSpec(Data):
     """Quadrature kernels of one nonlinearity on the training inputs."""
 
-    nonlinearity: str = "softplus"
-    depth: int = 3
-    beta: float = 0.1
-    nodes: int = 64
+    nonlinearity: str
+    depth: int
+    beta: float
+    nodes: int
 
     def __post_init__(self) -> None:
         _check_common(self.nonlinearity, self.depth, self.beta)
-
-
-KERNEL_COLUMNS = ["nonlinearity", "kernel", "row", "col", "value"]
 
 
 def _matrix_rows(nonlinearity: str, name: str, matrix: np.ndarray) -> pd.DataFrame:
@@ -212,17 +215,17 @@ def kernel_matrices(frame: pd.DataFrame, nonlinearity: str) -> dict[str, np.ndar
 # --------------------------------------------------------------------------- Λ by Monte-Carlo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LambdaSpec(Data):
     """Λ̂ = (∂G/∂θ)Jᵀ averaged over the initializations ``seeds`` at width ``width``."""
 
-    nonlinearity: str = "softplus"
-    depth: int = 3
-    beta: float = 0.1
-    width: int = 512
-    seeds: tuple[int, ...] = (0,)
-    chunk: int = 32
-    jacobian_bytes: int = 1 << 30
+    nonlinearity: str
+    depth: int
+    beta: float
+    width: int
+    seeds: tuple[int, ...]
+    chunk: int
+    jacobian_bytes: int
 
     def __post_init__(self) -> None:
         _check_common(self.nonlinearity, self.depth, self.beta)
@@ -267,40 +270,28 @@ def run_lambda(spec: LambdaSpec, device: str = "cpu") -> pd.DataFrame:
 # --------------------------------------------------------------------------- initialization
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InitSpec(Data):
     """Statistics of initializations at one width (no training)."""
 
-    nonlinearity: str = "softplus"
-    depth: int = 3
-    beta: float = 0.1
-    width: int = 256
-    seeds: tuple[int, ...] = (0,)
-    probes: int = 16
-    subset: int = 16
-    upsilon_probes: int = 3
-    kernels_path: str = ""
-    checks: bool = False
-    chunk: int = 32
-    jacobian_bytes: int = 1 << 30
+    nonlinearity: str
+    depth: int
+    beta: float
+    width: int
+    seeds: tuple[int, ...]
+    probes: int
+    subset: int
+    upsilon_probes: int
+    kernels_path: str
+    checks: bool
+    chunk: int
+    jacobian_bytes: int
 
     def __post_init__(self) -> None:
         _check_common(self.nonlinearity, self.depth, self.beta)
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         if self.subset > self.n_samples:
             raise ValueError("subset must not exceed n_samples")
-
-
-INIT_COLUMNS = [
-    "nonlinearity",
-    "width",
-    "seed",
-    "quantity",
-    "row",
-    "col",
-    "value",
-    "stderr",
-]
 
 
 def run_init(spec: InitSpec, device: str = "cpu") -> pd.DataFrame:
@@ -391,7 +382,7 @@ def run_init(spec: InitSpec, device: str = "cpu") -> pd.DataFrame:
             len(spec.seeds),
             time.perf_counter() - start,
         )
-    return rows.frame(INIT_COLUMNS)
+    return rows.frame(JACOT2020_INIT.names)
 
 
 CHECK_SAMPLES = 6
@@ -542,22 +533,22 @@ def explicit_checks(model, x, y) -> dict[str, float]:
 # --------------------------------------------------------------------------- training runs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrialSpec(Data):
     """Gradient descent from each of ``seeds`` with the moments measured at ``grid`` steps."""
 
-    nonlinearity: str = "softplus"
-    depth: int = 3
-    beta: float = 0.1
-    width: int = 256
-    seeds: tuple[int, ...] = (0,)
-    eta: float = 0.4
-    grid: tuple[int, ...] = (0, 1, 10, 100)
-    probes: int = 16
-    loss_points: int = 60
-    chunk: int = 32
-    jacobian_bytes: int = 1 << 30
-    predictions: bool = True
+    nonlinearity: str
+    depth: int
+    beta: float
+    width: int
+    seeds: tuple[int, ...]
+    eta: float
+    grid: tuple[int, ...]
+    probes: int
+    loss_points: int
+    chunk: int
+    jacobian_bytes: int
+    predictions: bool
 
     def __post_init__(self) -> None:
         _check_common(self.nonlinearity, self.depth, self.beta)
@@ -575,20 +566,6 @@ class TrialSpec(Data):
     def steps(self) -> int:
         return self.grid[-1]
 
-
-TRIAL_COLUMNS = [
-    "nonlinearity",
-    "width",
-    "eta",
-    "seed",
-    "step",
-    "t",
-    "quantity",
-    "k",
-    "value",
-    "stderr",
-    "diverged",
-]
 
 #: (form, variant) of the per-initialization Tr S(t) predictions that are recorded.
 PREDICTIONS = {
@@ -687,7 +664,7 @@ def _run_trial(spec: TrialSpec, seed: int, device: str) -> pd.DataFrame:
     frame.insert(0, "nonlinearity", spec.nonlinearity)
     frame.insert(frame.columns.get_loc("step") + 1, "t", frame["step"] * spec.eta)
     frame["diverged"] = diverged
-    return frame[TRIAL_COLUMNS]
+    return frame[JACOT2020_TRIAL.names]
 
 
 def _gd_step(model, x, y_star, eta: float, update: bool = True) -> float:
@@ -727,27 +704,24 @@ def _predictions(spec: TrialSpec, model, x, y_star, meas, lambda_kernel) -> dict
 # --------------------------------------------------------------------------- Figure 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RayleighSpec(Data):
     """Rayleigh quotients of the top eigenvectors of I and of S at initialization."""
 
-    nonlinearity: str = "normalized_softplus"
-    depth: int = 3
-    beta: float = 0.1
-    width: int = 1000
-    seed: int = 0
-    top: int = 20
-    lanczos_steps: int = 80
-    s_order: str = "LA"
-    jacobian_bytes: int = 1 << 30
+    nonlinearity: str
+    depth: int
+    beta: float
+    width: int
+    seed: int
+    top: int
+    lanczos_steps: int
+    s_order: str
+    jacobian_bytes: int
 
     def __post_init__(self) -> None:
         _check_common(self.nonlinearity, self.depth, self.beta)
         if self.s_order not in ("LA", "LM"):
             raise ValueError("s_order must be LA (largest) or LM (largest magnitude)")
-
-
-RAYLEIGH_COLUMNS = ["nonlinearity", "width", "seed", "basis", "index", "quantity", "value"]
 
 
 def run_rayleigh(spec: RayleighSpec, device: str = "cpu") -> pd.DataFrame:
@@ -808,13 +782,13 @@ def run_rayleigh(spec: RayleighSpec, device: str = "cpu") -> pd.DataFrame:
     frame.insert(0, "seed", spec.seed)
     frame.insert(0, "width", spec.width)
     frame.insert(0, "nonlinearity", spec.nonlinearity)
-    return frame[RAYLEIGH_COLUMNS]
+    return frame[JACOT2020_RAYLEIGH.names]
 
 
 # --------------------------------------------------------------------------- Figure 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SurfaceSpec:
     """The loss around a trained minimum along eigenvectors ``directions`` of I (Fig. 3).
 
@@ -826,20 +800,20 @@ class SurfaceSpec:
     ``polish_tol`` times its initial value.
     """
 
-    nonlinearity: str = "softplus"
-    depth: int = 4
-    beta: float = 0.1
-    width: int = 1000
-    seed: int = 0
-    n_samples: int = 64
-    target: str = "sine"
-    eta_scale: float = 1.0
-    train_steps: int = 500
-    polish_steps: int = 40
-    polish_tol: float = 1e-6
-    grid_points: int = 31
-    radius: float = 3.0
-    directions: tuple[int, int] = (4, 1)
+    nonlinearity: str
+    depth: int
+    beta: float
+    width: int
+    seed: int
+    n_samples: int
+    target: str
+    eta_scale: float
+    train_steps: int
+    polish_steps: int
+    polish_tol: float
+    grid_points: int
+    radius: float
+    directions: tuple[int, int]
 
     def __post_init__(self) -> None:
         _check_common(self.nonlinearity, self.depth, self.beta)
@@ -848,9 +822,6 @@ class SurfaceSpec:
             raise ValueError("eta_scale must be in (0, 2): GD is unstable for ηλ_max ≥ 2")
         if max(self.directions) > self.n_samples:
             raise ValueError("directions must index eigenvectors of I (at most n_samples)")
-
-
-SURFACE_COLUMNS = ["nonlinearity", "width", "seed", "quantity", "index", "a", "b", "value"]
 
 
 def _top_ntk_eigenvalue(model, x) -> float:
@@ -1007,7 +978,7 @@ def run_surface(spec: SurfaceSpec, device: str = "cpu") -> pd.DataFrame:
     frame.insert(0, "seed", spec.seed)
     frame.insert(0, "width", spec.width)
     frame.insert(0, "nonlinearity", spec.nonlinearity)
-    return frame[SURFACE_COLUMNS]
+    return frame[JACOT2020_SURFACE.names]
 
 
 # --------------------------------------------------------------------------- theory helpers

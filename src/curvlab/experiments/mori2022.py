@@ -179,22 +179,23 @@ class EpochBatches:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StationarySpec:
     """SGD on d = 1 regression: ``chains`` chains from θ*, ``burn_in`` steps discarded, then θ
     kept every ``sample_every`` steps for ``iterations`` steps;
-    ``sampling`` = fresh (a new minibatch every step) or reshuffle (epoch reshuffling)."""
+    ``sampling`` = fresh (a new minibatch every step) or reshuffle (epoch reshuffling).
+    ``kesten_draws`` (not a config key): minibatches drawn for the Kesten exponent α."""
 
-    eta: float = 0.01
-    batch: int = 1
-    n_samples: int = 100_000
-    iterations: int = 1_000_000
-    sample_every: int = 100
-    burn_in: int = 10_000
-    chains: int = 8
-    seed: int = 0
+    eta: float
+    batch: int
+    n_samples: int
+    iterations: int
+    sample_every: int
+    burn_in: int
+    chains: int
+    seed: int
     kesten_draws: int = 1_000_000
-    sampling: str = "fresh"
+    sampling: str
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch < self.n_samples:
@@ -344,28 +345,29 @@ def run_stationary(spec: StationarySpec) -> pd.DataFrame:
 # =========================================================================== Fig. 3b
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FirstPassageSpec:
     """First passage of L over c·L(θ*) for ``chains`` chains from θ*, up to ``max_steps`` steps.
 
     ``dynamics``: ``sgd`` (real SGD, a fresh minibatch every step) or ``control`` (full gradient
     plus Gaussian noise of covariance exactly (2L(θ)/B)H). Blocks of ``block`` steps are
     simulated in parallel, each after ⌈warmup_time/(η h_min)⌉ warm-up steps on the preceding
-    block's draws; ``max_draw_mb`` bounds the memory of the draws held at once.
+    block's draws; ``max_draw_mb`` (not a config key) bounds the memory of the draws held at
+    once.
     """
 
-    dynamics: str = "sgd"
-    dim: int = 1
-    n_samples: int = 10_000
-    batch: int = 1
-    eta: float = 0.1
-    cs: tuple[float, ...] = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
-    chains: int = 100
-    max_steps: int = 1_000_000
-    block: int = 1000
-    warmup_time: float = 50.0
+    dynamics: str
+    dim: int
+    n_samples: int
+    batch: int
+    eta: float
+    cs: tuple[float, ...]
+    chains: int
+    max_steps: int
+    block: int
+    warmup_time: float
     max_draw_mb: float = 256.0
-    seed: int = 0
+    seed: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cs", tuple(sorted(float(c) for c in self.cs)))
@@ -666,20 +668,20 @@ def half_mse(out: Any, target: Any) -> Any:
 # =========================================================================== Fig. 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DecouplingSpec:
     """Fig. 1: the first ``n_samples`` images, even/odd ±1 targets, a ReLU MLP with one output,
     Glorot init, SGD; spectra at each epoch in ``epochs`` (0 = initialization)."""
 
-    dataset: str = "mnist"
-    data_root: str = "data"
-    n_samples: int = 2000
-    image_size: int | None = None
-    hidden: tuple[int, ...] = (100, 100)
-    eta: float = 0.01
-    batch: int = 100
-    epochs: tuple[int, ...] = (0, 5, 50)
-    seed: int = 0
+    dataset: str
+    data_root: str
+    n_samples: int
+    image_size: int | None
+    hidden: tuple[int, ...]
+    eta: float
+    batch: int
+    epochs: tuple[int, ...]
+    seed: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -773,24 +775,24 @@ def run_decoupling(spec: DecouplingSpec, device: str = "cpu") -> pd.DataFrame:
 # =========================================================================== Fig. 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NoiseSpec:
     """Fig. 2: ``net`` = fc (ReLU MLP with ``widths``) or cnn (stacks of ``convs_per_stack``
     3×3 convolutions with ``widths`` channels, MaxPool(2) after each), one-hot targets, MSE,
     Glorot, SGD for ``epochs`` epochs; loss and 𝒩 at every epoch over the training subset."""
 
-    net: str = "fc"
-    dataset: str = "fashion-mnist"
-    data_root: str = "data"
-    n_samples: int = 5000
-    image_size: int | None = None
-    widths: tuple[int, ...] = (256, 256, 256)
-    convs_per_stack: int = 3
-    eta: float = 0.1
-    batch: int = 100
-    epochs: int = 30
-    seed: int = 0
-    method: str = "layers"
+    net: str
+    dataset: str
+    data_root: str
+    n_samples: int
+    image_size: int | None
+    widths: tuple[int, ...]
+    convs_per_stack: int
+    eta: float
+    batch: int
+    epochs: int
+    seed: int
+    method: str
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))

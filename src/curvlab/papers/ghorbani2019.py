@@ -228,6 +228,7 @@ def validation_jobs(config: dict[str, Any]) -> list[Job]:
         "dataset": v["dataset"],
         "data_root": config["data"]["root"],
         "n_samples": v["n_samples"],
+        "subset_seed": config["ghorbani2019"]["subset_seed"],
         "image_size": v["image_size"],
         "hidden": list(v["hidden"]),
         "train_steps": v["train_steps"],
