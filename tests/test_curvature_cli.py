@@ -4,14 +4,20 @@ and one clear line (no traceback) for every mistake a user can make on it."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+
+from curvlab.cli import WORKFLOW_MODULES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROBLEM = """
 import torch
@@ -83,7 +89,7 @@ def run_curvlab(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
 
 
@@ -288,3 +294,87 @@ def test_topk_writes_the_eigenvalues_lanczos_can_reach(workdir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "3 of the 5 eigenpairs" in result.stderr
     assert pd.read_parquet(out)["index"].tolist() == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------- base install
+
+#: Runs first in the child interpreter: every finder then fails to find a package of the
+#: workflow extra, as in an install without it (``import`` raises ModuleNotFoundError and
+#: ``importlib.util.find_spec`` returns None, which torch's optional imports rely on).
+WITHOUT_WORKFLOW_EXTRA = f"""
+import importlib.abc
+import sys
+
+BLOCKED = {sorted(WORKFLOW_MODULES)!r}
+
+
+class WithoutWorkflowExtra(importlib.abc.MetaPathFinder):
+    def __init__(self, finder):
+        self.finder = finder
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            return None
+        return self.finder.find_spec(name, path, target)
+
+
+sys.meta_path[:] = [WithoutWorkflowExtra(finder) for finder in sys.meta_path]
+"""
+
+#: Imports every module of the library and of the models, then runs the command line.
+IMPORT_ALL_THEN_RUN = """
+import importlib
+import pkgutil
+import runpy
+
+import curvlab.curvature
+import curvlab.models
+
+for package in (curvlab.curvature, curvlab.models):
+    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        importlib.import_module(info.name)
+runpy.run_module("curvlab", run_name="__main__")
+"""
+
+
+def run_without_workflow_extra(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_WORKFLOW_EXTRA + IMPORT_ALL_THEN_RUN, *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+
+
+def test_the_library_and_its_commands_run_without_the_workflow_extra(workdir, tmp_path):
+    out = tmp_path / "slq.parquet"
+    args = ("--steps", "10", "--draws", "2", "--model", "userproblem:problem", "--out", str(out))
+    result = run_without_workflow_extra(workdir, "slq", *args)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == ["draw", "node", "weight"]
+    np.testing.assert_allclose(frame.groupby("draw")["weight"].sum(), 1.0, atol=1e-12)
+
+
+def test_a_workflow_command_without_the_extra_names_the_install(workdir):
+    result = run_without_workflow_extra(workdir, "check-config", "config.yaml")
+    line = error_line(result)
+    assert result.returncode == 1
+    assert line.startswith("curvlab check-config: error: this command needs the workflow extra")
+    assert line.endswith("install it with pip install 'curvlab[workflow]'")
+
+
+def test_the_workflow_extra_is_what_the_base_install_lacks():
+    """WORKFLOW_MODULES (what the tests above hide) are the import names of exactly the
+    workflow extra's packages, and no base dependency is among them."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        import_names = {"pyyaml": "yaml"}
+        found = {re.match(r"[A-Za-z0-9_.-]+", r).group().lower() for r in requirements}
+        return {import_names.get(n, n) for n in found}
+
+    assert names(project["optional-dependencies"]["workflow"]) == WORKFLOW_MODULES
+    assert not names(project["dependencies"]) & WORKFLOW_MODULES

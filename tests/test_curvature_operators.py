@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from torch import nn
 from torch.func import functional_call
 
 from curvlab.curvature import (
+    CurvatureOperator,
     EmpiricalFisherOperator,
     GGNOperator,
     HessianOperator,
@@ -297,6 +300,43 @@ def test_cached_and_looped_products_equal_the_plain_ones(kind):
 
 def test_auto_settings_are_resolved_on_first_use():
     H = HessianOperator(mlp(), mse, data("mlp"), cache="auto", cache_budget=0.0)
-    H @ torch.randn(H.dim, 2)
+    H @ torch.randn(H.dim)
     assert H.cache is False and not H._maps  # a zero budget refuses the cache
-    assert H.vectorize in (True, False)
+    assert H.vectorize == "auto"  # a single vector: vmap and the loop are not compared yet
+
+
+@pytest.mark.parametrize("slow", [True, False])
+def test_auto_vectorize_keeps_the_faster_way(slow, monkeypatch):
+    """Whichever of vmap (True) and the loop (False) is slowed down on the first block of
+    vectors is never used again, and the choice does not change the products."""
+    H = HessianOperator(mlp(), mse, data("mlp"), cache=False)
+    apply, used = H._apply, []
+
+    def timed(fn, tangents, vectorized):
+        used.append(vectorized)
+        if vectorized is slow:
+            time.sleep(0.05)
+        return apply(fn, tangents, vectorized)
+
+    monkeypatch.setattr(H, "_apply", timed)
+    block = torch.randn(H.dim, 3)
+    first = H @ block
+    assert H.vectorize is (not slow)
+    used.clear()
+    assert torch.equal(H @ block, first)
+    assert set(used) == {not slow}
+    fixed = HessianOperator(mlp(), mse, data("mlp"), cache=False, vectorize=not slow)
+    assert rel_err(first, fixed @ block) < 1e-12
+
+
+def test_trace_is_the_exact_trace():
+    """The base class's trace (P unit-vector products, 64 at a time: P = 113 takes two blocks)
+    against the explicit Hessian, and against the Fisher's own per-sample formula."""
+    model, batches = cnn(), data("cnn")
+    loss, theta = flat_loss(model, mse, batches)
+    H = HessianOperator(model, mse, batches)
+    assert H.dim == 113
+    explicit = torch.autograd.functional.hessian(loss, theta)
+    assert H.trace() == pytest.approx(float(torch.trace(explicit)), rel=1e-10)
+    F = EmpiricalFisherOperator(model, mse, batches)
+    assert CurvatureOperator.trace(F) == pytest.approx(F.trace(), rel=1e-10)

@@ -36,8 +36,8 @@ def test_parameter_counts_match_the_models(arch, channels, side):
 
 
 def test_mori_cnn_estimate_counts_the_convolutions_and_the_classifier():
-    from curvlab.experiments.mori2022 import cnn
     from curvlab.footprint import F32
+    from curvlab.models.feedforward import cnn
     from curvlab.papers.mori2022 import noise_memory
 
     spec = {"net": "cnn", "dataset": "mnist", "image_size": None, "widths": [32, 64]}

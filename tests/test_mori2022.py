@@ -17,7 +17,10 @@ import torch
 from scipy import stats
 from specutil import tiny_spec
 
+from curvlab.curvature import per_sample_grad_sq_norms
 from curvlab.experiments import mori2022 as ex
+from curvlab.models.feedforward import cnn, glorot_, mlp
+from curvlab.models.losses import half_mse
 from curvlab.theory import mori
 
 # --------------------------------------------------------------------------- 𝒩
@@ -39,12 +42,12 @@ def _explicit_noise_strength(model, x, y) -> float:
 def test_noise_strength_matches_explicit_per_sample_computation(net, method):
     gen = torch.Generator().manual_seed(3)
     if net == "fc":
-        model = ex.mlp(12, (7, 5), 3)
+        model = mlp(12, (7, 5), 3)
         x = torch.rand(23, 1, 3, 4, generator=gen, dtype=torch.float64)
     else:
-        model = ex.cnn(2, 8, (3, 4), 2, 3)
+        model = cnn(2, 8, (3, 4), 2, 3)
         x = torch.rand(17, 2, 8, 8, generator=gen, dtype=torch.float64)
-    ex.glorot_(model, gen)
+    glorot_(model, gen)
     model.double()
     y = torch.rand(len(x), 3, generator=gen, dtype=torch.float64)
     truth = _explicit_noise_strength(model, x, y)
@@ -52,13 +55,13 @@ def test_noise_strength_matches_explicit_per_sample_computation(net, method):
     assert got["noise_strength"] == pytest.approx(truth, rel=1e-10)
     assert got["fisher_trace"] - got["grad_sq_norm"] == pytest.approx(truth, rel=1e-10)
     with torch.no_grad():
-        assert got["loss"] == pytest.approx(float(ex.half_mse(model(x), y)), rel=1e-12)
+        assert got["loss"] == pytest.approx(float(half_mse(model(x), y)), rel=1e-12)
 
 
 def test_per_sample_norms_refuse_unsupported_layers():
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
     with pytest.raises(ValueError, match="Linear and Conv2d"):
-        ex.per_sample_grad_sq_norms(model, torch.zeros(2, 3), torch.zeros(2, 4))
+        per_sample_grad_sq_norms(model, torch.zeros(2, 3), torch.zeros(2, 4))
 
 
 # --------------------------------------------------------------------------- φ estimator
@@ -107,8 +110,8 @@ def test_phi_mle_solves_the_score_equation_and_rejects_bad_input():
 
 def test_gram_route_matches_explicit_eigenvalues_on_a_tiny_net():
     gen = torch.Generator().manual_seed(0)
-    model = ex.mlp(5, (4, 3), 1)
-    ex.glorot_(model, gen)
+    model = mlp(5, (4, 3), 1)
+    glorot_(model, gen)
     n = 9  # N < P = 43: all N Gram eigenvalues are nonzero eigenvalues of the P × P matrix
     x = torch.randn(n, 5, generator=gen)
     y = torch.randn(n, 1, generator=gen)
@@ -359,7 +362,7 @@ def test_h_star_and_n_from_the_curvature_cores_hessian():
         model.weight.copy_(torch.as_tensor(prob.theta_star)[None])
     x = torch.as_tensor(prob.x)
     y = torch.as_tensor(prob.x @ prob.theta_star - prob.r)[:, None]
-    op = HessianOperator(model, ex.half_mse, [(x[:200], y[:200]), (x[200:], y[200:])])
+    op = HessianOperator(model, half_mse, [(x[:200], y[:200]), (x[200:], y[200:])])
     dense = op.to_dense().numpy()
     np.testing.assert_allclose(dense, prob.hessian, rtol=1e-10, atol=1e-12)
     eig = np.linalg.eigvalsh(dense)

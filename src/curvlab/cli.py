@@ -12,7 +12,8 @@ Workflow commands (each writes its outputs atomically):
 * ``curvlab manifest --out FILE INPUT...`` — reports/all, the list of every deliverable.
 * ``curvlab data prepare NAME`` — fetch, verify and cache a dataset.
 
-Curvature tools for any model (see :mod:`curvlab.curvature_cli`):
+Curvature tools for any model (see :mod:`curvlab.curvature.cli`), which need only
+``pip install curvlab`` (the workflow commands above need ``pip install 'curvlab[workflow]'``):
 
 * ``curvlab slq --model MODULE:FUNCTION --steps M --draws K --seed S --out FILE.parquet``
 * ``curvlab moments --model MODULE:FUNCTION --max-k 4 --probes P --seed S --out FILE.parquet``
@@ -21,6 +22,7 @@ Curvature tools for any model (see :mod:`curvlab.curvature_cli`):
 Heavy imports happen inside each command, so ``curvlab --help`` is instant. A mistake of the
 user's (a bad argument, spec, config, model or path) ends in one line, ``curvlab COMMAND: error:
 MESSAGE``, exit status 1 (2 for argparse's own checks); ``curvlab --debug`` shows its traceback.
+A workflow command run without the ``workflow`` extra ends the same way, naming the install.
 """
 
 from __future__ import annotations
@@ -31,14 +33,35 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from curvlab.io import TableSchema
 
+#: Top-level modules of the packages in the ``workflow`` extra (pyproject.toml); the curvature
+#: tools import none of them.
+WORKFLOW_MODULES = frozenset(
+    {"jsonschema", "markdown", "matplotlib", "scipy", "seaborn", "snakemake", "tqdm", "yaml"}
+)
+WORKFLOW_INSTALL = "pip install 'curvlab[workflow]'"
+
+CurvatureCommand = Literal["slq", "moments", "topk"]
+
 
 class UsageError(ValueError):
     """A request on the command line that cannot be carried out as given: the user's to fix."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type of every count: zero or a negative number is a typo, never a request,
+    and would otherwise surface as an empty tensor deep inside Lanczos (or a table of NaN)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0  # not a number: the same message
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _schema(name: str) -> TableSchema:
@@ -184,11 +207,58 @@ def _cmd_data(args: argparse.Namespace) -> None:
 
 
 def _cmd_curvature(args: argparse.Namespace) -> None:
-    from curvlab.curvature_cli import run
+    from curvlab.curvature.cli import run
     from curvlab.jobs import configure_logging
 
     configure_logging()
     run(args)
+
+
+def _add_curvature_arguments(parser: argparse.ArgumentParser, command: CurvatureCommand) -> None:
+    """The options of ``curvlab slq | moments | topk`` (:mod:`curvlab.curvature.cli` runs them)."""
+    parser.add_argument(
+        "--model", required=True, help="MODULE:FUNCTION returning (model, loss_fn, batches)"
+    )
+    parser.add_argument("--matrix", choices=["hessian", "ggn"], default="hessian")
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float64",
+        help="dtype of the products (accumulation is always float64)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["eval", "train"],
+        default="eval",
+        help="BatchNorm/dropout mode of the network whose curvature is measured",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, type=Path)
+    if command == "slq":
+        parser.add_argument(
+            "--steps",
+            type=positive_int,
+            default=80,
+            help="Lanczos steps per draw (more than the P parameters are clamped to P)",
+        )
+        parser.add_argument(
+            "--draws", type=positive_int, default=10, help="start vectors, run in lock-step"
+        )
+    elif command == "moments":
+        parser.add_argument("--max-k", type=positive_int, default=4)
+        parser.add_argument("--probes", type=positive_int, default=100)
+    else:
+        parser.add_argument(
+            "--k", type=positive_int, required=True, help="number of eigenpairs (at most P)"
+        )
+        parser.add_argument(
+            "--steps",
+            type=positive_int,
+            default=None,
+            help="Lanczos steps, at least k (default max(3k, k+40); more than P are clamped)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +271,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("job", help="run one experiment job and write its Parquet table")
-    from curvlab.curvature_cli import add_arguments, positive_int
     from curvlab.registry import PAPERS, TASKS
 
     p.add_argument("task", choices=sorted(TASKS))
@@ -271,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("topk", "top eigenvalues with Ritz residuals: columns index, eigenvalue, residual"),
     ):
         p = sub.add_parser(name, help=text, description=text)
-        add_arguments(p, name)
+        _add_curvature_arguments(p, name)
         p.set_defaults(func=_cmd_curvature)
 
     p = sub.add_parser(
@@ -298,22 +367,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The user's errors, by the module that defines them (each one is in its package's namespace).
+_USER_ERRORS = {
+    "curvlab.config": ("ConfigError",),
+    "curvlab.data": ("DataError", "UnknownDatasetError"),
+    "curvlab.io": ("SchemaError",),
+    "curvlab.jobs": ("SpecError",),
+    "curvlab.curvature": ("CurvatureInputError", "NonDeterministicError"),
+}
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Failures that are the user's to fix: one clear line each, no traceback.
 
-    The curvature errors count only once :mod:`curvlab.curvature` is loaded (nothing else can
-    raise them): importing it here would load torch, seconds spent to print one line.
+    An error counts only once its module is loaded (nothing else can raise it): importing them
+    all here would load torch (seconds spent to print one line) and the config's yaml and
+    jsonschema, which the curvature commands run without.
     """
-    from curvlab.config import ConfigError
-    from curvlab.data import DataError, UnknownDatasetError
-    from curvlab.io import SchemaError
-    from curvlab.jobs import SpecError
-
-    errors = (ConfigError, DataError, UnknownDatasetError, SchemaError, SpecError, UsageError)
-    curvature = sys.modules.get("curvlab.curvature")
-    if curvature is not None:
-        errors += (curvature.CurvatureInputError, curvature.NonDeterministicError)
-    return (*errors, FileNotFoundError)
+    errors: list[type[BaseException]] = [UsageError, FileNotFoundError]
+    for module_name, names in _USER_ERRORS.items():
+        module = sys.modules.get(module_name)
+        if module is not None:
+            errors += [getattr(module, name) for name in names]
+    return tuple(errors)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -327,6 +403,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"curvlab {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as err:
+        if args.debug or (err.name or "").partition(".")[0] not in WORKFLOW_MODULES:
+            raise
+        print(
+            f"curvlab {args.command}: error: this command needs the workflow extra "
+            f"(no module named {err.name!r}); install it with {WORKFLOW_INSTALL}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

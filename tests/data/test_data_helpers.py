@@ -92,7 +92,15 @@ def test_downscale_undoes_block_upsampling(small: np.ndarray, fh: int, fw: int) 
 
 
 def test_flatten() -> None:
-    assert flatten(np.zeros((3, 2, 4, 5))).shape == (3, 40)
+    """Sample-major rows in C order (channel, row, column): element [i, c, h, w] lands in
+    column (c·4 + h)·5 + w of row i, a view that reshapes back to the images."""
+    images = np.arange(3 * 2 * 4 * 5, dtype=np.float32).reshape(3, 2, 4, 5)
+    flat = flatten(images)
+    assert flat.shape == (3, 40)
+    assert flat[1, (1 * 4 + 2) * 5 + 3] == images[1, 1, 2, 3]
+    np.testing.assert_array_equal(flat[2], images[2].ravel())
+    assert np.shares_memory(flat, images)
+    np.testing.assert_array_equal(flat.reshape(images.shape), images)
 
 
 def test_even_odd_labels() -> None:

@@ -6,19 +6,15 @@ Five lines to the spectral density of your own model::
     H = HessianOperator(model, loss_fn, batches, dtype=torch.float64)   # batches: [(x, y), ...]
     q = slq(H, steps=80, draws=10, seed=0)        # raw Gauss-quadrature nodes and weights
     q.frame()                                     # tidy DataFrame: draw, node, weight
-    q.moment(2)                                   # estimate of Tr(H²) and its standard error
+    q.moment(2)                                   # Estimate of Tr(H²) with its standard error
 
 See :mod:`curvlab.curvature.operators` for the matrices and conventions.
 """
 
 from curvlab.curvature.eigen import Eigenpairs, gradient_overlap, topk
 from curvlab.curvature.errors import CurvatureInputError
-from curvlab.curvature.hutchinson import (
-    Estimate,
-    hutchinson_moments,
-    hutchinson_trace,
-    hutchpp_trace,
-)
+from curvlab.curvature.estimate import Estimate
+from curvlab.curvature.hutchinson import hutchinson_moments, hutchinson_trace, hutchpp_trace
 from curvlab.curvature.lanczos import LanczosResult, lanczos, rademacher
 from curvlab.curvature.ntk import ntk_gram
 from curvlab.curvature.operators import (
@@ -31,6 +27,7 @@ from curvlab.curvature.operators import (
     NonDeterministicError,
 )
 from curvlab.curvature.params import ParameterSpace
+from curvlab.curvature.per_sample import per_sample_grad_sq_norms
 from curvlab.curvature.slq import (
     Quadrature,
     density_grid,
@@ -63,6 +60,7 @@ __all__ = [
     "kernel_variance",
     "lanczos",
     "ntk_gram",
+    "per_sample_grad_sq_norms",
     "rademacher",
     "slq",
     "smoothed_density",

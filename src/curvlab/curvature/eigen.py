@@ -10,13 +10,17 @@ the fraction of the gradient in the top subspace (Gur-Ari et al. 2018; Ghorbani 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
-from curvlab.curvature.errors import CurvatureInputError, check_counts
+from curvlab.curvature.errors import CurvatureInputError, check_choice, check_counts
 from curvlab.curvature.lanczos import lanczos, rademacher
 from curvlab.curvature.operators import CurvatureOperator
+
+#: Which end of the spectrum :func:`topk` returns: largest algebraic or largest magnitude.
+Which = Literal["LA", "LM"]
 
 
 @dataclass
@@ -33,7 +37,7 @@ def topk(
     k: int,
     steps: int | None = None,
     seed: int = 0,
-    which: str = "LA",
+    which: Which = "LA",
 ) -> Eigenpairs:
     """The k largest (``"LA"``) or largest-magnitude (``"LM"``) eigenpairs, largest first.
 
@@ -41,8 +45,7 @@ def topk(
     run stops early because the start vector's Krylov space is invariant: A then has fewer
     distinct eigenvalues than k (repeated ones), and every one of them is returned.
     """
-    if which not in ("LA", "LM"):
-        raise ValueError(f"which must be 'LA' or 'LM', got {which!r}")
+    check_choice("which", which, get_args(Which))
     steps = max(3 * k, k + 40) if steps is None else steps
     check_counts(k=k, steps=steps)
     if k > op.dim:

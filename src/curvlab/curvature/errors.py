@@ -1,4 +1,4 @@
-"""The error for curvature requests that cannot be met as asked, and the count check raising it.
+"""The error for curvature requests that cannot be met as asked, and the checks raising it.
 
 It is a ``ValueError`` (what callers caught before it existed) whose message says what to
 change; ``curvlab`` prints it as one line instead of a traceback, since the fix is the caller's.
@@ -17,3 +17,11 @@ def check_counts(**counts: int) -> None:
     for name, value in counts.items():
         if value < 1:
             raise CurvatureInputError(f"{name} must be a positive integer, got {value}")
+
+
+def check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:
+    """Refuse an option outside its ``Literal`` set, listing the allowed values: left alone, a
+    typo such as ``mode="Train"`` silently takes the other branch of an ``if``."""
+    if value not in allowed:
+        choices = ", ".join(map(repr, allowed))
+        raise CurvatureInputError(f"{name} must be one of {choices}; got {value!r}")

@@ -13,20 +13,13 @@ with a few large eigenvalues (Hessians) its error falls as 1/products instead of
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
 from curvlab.curvature.errors import check_counts
+from curvlab.curvature.estimate import Estimate
 from curvlab.curvature.lanczos import rademacher
 from curvlab.curvature.operators import CurvatureOperator
-
-
-@dataclass(frozen=True)
-class Estimate:
-    k: int
-    estimate: float
-    stderr: float
 
 
 def _mean_stderr(samples: torch.Tensor) -> tuple[float, float]:
@@ -51,6 +44,7 @@ def hutchinson_moments(
 
 
 def hutchinson_trace(op: CurvatureOperator, probes: int = 100, seed: int = 0) -> Estimate:
+    """Estimate of Tr A from ``probes`` Rademacher probes (``CurvatureOperator.trace`` is exact)."""
     return hutchinson_moments(op, 1, probes, seed)[0]
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from curvlab.curvature.errors import check_counts
+from curvlab.curvature.errors import check_choice, check_counts
 
 MatMat = Callable[[Tensor], Tensor]
 
@@ -80,6 +80,8 @@ def lanczos(
     start = start.to(torch.float64)
     dim, k = start.shape
     check_counts(steps=steps, start_vectors=k)
+    # Any other dtype would round the basis silently (an integer one to zeros).
+    check_choice("basis_dtype", basis_dtype, (torch.float32, torch.float64))
     steps = min(int(steps), dim)
     device = start.device
     alpha = torch.zeros(k, steps, dtype=torch.float64, device=device)

@@ -10,11 +10,14 @@ are accumulated in float64. Memory is bounded by the budget, time grows with (N 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import get_args
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
+from curvlab.curvature.errors import check_choice
+from curvlab.curvature.operators import Mode
 from curvlab.curvature.params import ParameterSpace
 
 
@@ -23,11 +26,12 @@ def ntk_gram(
     inputs: Tensor,
     *,
     params: Sequence[str] | None = None,
-    mode: str = "eval",
+    mode: Mode = "eval",
     sample_chunk: int = 64,
     max_jacobian_bytes: int = 2 << 30,
 ) -> Tensor:
     """Θ̂ = J Jᵀ for ``inputs`` (N, …), float64, shape (N·n_L, N·n_L)."""
+    check_choice("mode", mode, get_args(Mode))
     space = ParameterSpace.of(model, params)
     values = space.values(model)
     buffers = {n: b.detach() for n, b in model.named_buffers()}

@@ -36,17 +36,23 @@ import contextlib
 import copy
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
-from curvlab.curvature.errors import CurvatureInputError
+from curvlab.curvature.errors import CurvatureInputError, check_choice, check_counts
 from curvlab.curvature.params import ParameterSpace
 
 Batch = tuple[Any, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
+#: BatchNorm/dropout mode of the network whose curvature is measured (module docstring).
+Mode = Literal["eval", "train"]
+#: ``cache`` and ``vectorize``: on, off, or decided on first use.
+Switch = bool | Literal["auto"]
+#: How Hessian products are differentiated (:class:`HessianOperator`).
+HessianMethod = Literal["auto", "jvp", "double_backward"]
 
 _BATCHNORM = (nn.modules.batchnorm._BatchNorm,)
 
@@ -90,6 +96,23 @@ class CurvatureOperator:
         eye = torch.eye(self.dim, dtype=torch.float64, device=self.device)
         return torch.cat([self.matmat(eye[:, i : i + chunk]) for i in range(0, self.dim, chunk)], 1)
 
+    def trace(self) -> float:
+        """Tr A, exactly: the diagonal of A read off its products with the P unit vectors, 64
+        at a time (memory for 64 columns, not P).
+
+        That is P products, so small P only; for large P, ``hutchinson_trace`` and
+        ``hutchpp_trace`` estimate it as an :class:`~curvlab.curvature.Estimate`. Subclasses
+        with a cheaper exact formula override it.
+        """
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        for start in range(0, self.dim, 64):
+            rows = torch.arange(start, min(start + 64, self.dim), device=self.device)
+            cols = torch.arange(len(rows), device=self.device)
+            units = torch.zeros(self.dim, len(rows), dtype=torch.float64, device=self.device)
+            units[rows, cols] = 1.0
+            total += self.matmat(units)[rows, cols].sum()
+        return float(total)
+
 
 class DenseOperator(CurvatureOperator):
     """An explicit symmetric matrix as an operator (closed forms, tests, small problems)."""
@@ -103,6 +126,9 @@ class DenseOperator(CurvatureOperator):
 
     def matmat(self, vectors: Tensor) -> Tensor:
         return self.matrix @ vectors
+
+    def trace(self) -> float:
+        return float(torch.trace(self.matrix))
 
 
 def _sample_count(inputs: Any) -> int:
@@ -158,16 +184,18 @@ class EmpiricalRiskOperator(CurvatureOperator):
         batches: Sequence[Batch],
         *,
         params: Sequence[str] | None = None,
-        mode: str = "eval",
+        mode: Mode = "eval",
         dtype: torch.dtype | None = None,
         check_deterministic: bool = True,
         max_vectors: int = 32,
-        cache: bool | str = "auto",
+        cache: Switch = "auto",
         cache_budget: float = 0.25,
-        vectorize: bool | str = "auto",
+        vectorize: Switch = "auto",
     ) -> None:
-        if mode not in ("eval", "train"):
-            raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
+        check_choice("mode", mode, get_args(Mode))
+        check_choice("cache", cache, (True, False, "auto"))
+        check_choice("vectorize", vectorize, (True, False, "auto"))
+        check_counts(max_vectors=max_vectors)
         # The space first: it names a model without parameters, where next() would raise a
         # bare StopIteration (casting the dtype keeps names and shapes).
         self.space = ParameterSpace.of(model, params)
@@ -191,8 +219,6 @@ class EmpiricalRiskOperator(CurvatureOperator):
             )
         self.num_data = sum(_sample_count(x) for x, _ in self.batches)
         self.max_vectors = max_vectors
-        if cache not in (True, False, "auto") or vectorize not in (True, False, "auto"):
-            raise ValueError("cache and vectorize take True, False or 'auto'")
         self.cache = cache
         self.cache_budget = cache_budget
         self.vectorize = vectorize
@@ -365,15 +391,42 @@ class HessianOperator(EmpiricalRiskOperator):
     product fails for lack of forward-mode support; ``method_used`` records the outcome).
     torch 2.13's ``F.mse_loss`` is such a case: its forward-over-reverse derivative raises
     "ZeroTensors are immutable"; a hand-written ``((out - y) ** 2).mean()`` keeps forward mode.
+    The other arguments are :class:`EmpiricalRiskOperator`'s.
     """
 
-    def __init__(self, *args: Any, method: str = "auto", **kwargs: Any) -> None:
-        if method not in ("auto", "jvp", "double_backward"):
-            raise ValueError(f"method must be 'auto', 'jvp' or 'double_backward', got {method!r}")
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        batches: Sequence[Batch],
+        *,
+        params: Sequence[str] | None = None,
+        mode: Mode = "eval",
+        dtype: torch.dtype | None = None,
+        check_deterministic: bool = True,
+        max_vectors: int = 32,
+        cache: Switch = "auto",
+        cache_budget: float = 0.25,
+        vectorize: Switch = "auto",
+        method: HessianMethod = "auto",
+    ) -> None:
+        check_choice("method", method, get_args(HessianMethod))
         self.method = method
         self.method_used = "double_backward" if method == "double_backward" else "jvp"
         self._forward_mode_checked = False
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            model,
+            loss_fn,
+            batches,
+            params=params,
+            mode=mode,
+            dtype=dtype,
+            check_deterministic=check_deterministic,
+            max_vectors=max_vectors,
+            cache=cache,
+            cache_budget=cache_budget,
+            vectorize=vectorize,
+        )
 
     def _batch_map(self, inputs: Any, targets: Tensor, cached: bool) -> Callable[[dict], dict]:
         gradient = grad(lambda p: self._loss(p, inputs, targets))
@@ -435,14 +488,46 @@ class GGNOperator(EmpiricalRiskOperator):
 class EmpiricalFisherOperator(EmpiricalRiskOperator):
     """F = (1/N) Σ_μ g_μ g_μᵀ with per-sample gradients g_μ = ∇_θ ℓ(f(x_μ), y_μ).
 
-    Per-sample gradients are computed ``sample_chunk`` samples at a time with ``vmap(grad)``.
+    Per-sample gradients are computed ``sample_chunk`` samples at a time with ``vmap(grad)``;
+    for networks of Linear and Conv2d layers only,
+    :func:`~curvlab.curvature.per_sample_grad_sq_norms` gets their norms (hence Tr F) from layer
+    identities, much faster.
     BatchNorm in train mode couples the samples of a batch, so per-sample gradients (and this
-    operator) require ``mode="eval"`` for networks with BatchNorm.
+    operator) require ``mode="eval"`` for networks with BatchNorm. The other arguments are
+    :class:`EmpiricalRiskOperator`'s.
     """
 
-    def __init__(self, *args: Any, sample_chunk: int = 128, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        batches: Sequence[Batch],
+        *,
+        params: Sequence[str] | None = None,
+        mode: Mode = "eval",
+        dtype: torch.dtype | None = None,
+        check_deterministic: bool = True,
+        max_vectors: int = 32,
+        cache: Switch = "auto",
+        cache_budget: float = 0.25,
+        vectorize: Switch = "auto",
+        sample_chunk: int = 128,
+    ) -> None:
+        check_counts(sample_chunk=sample_chunk)
         self.sample_chunk = sample_chunk
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            model,
+            loss_fn,
+            batches,
+            params=params,
+            mode=mode,
+            dtype=dtype,
+            check_deterministic=check_deterministic,
+            max_vectors=max_vectors,
+            cache=cache,
+            cache_budget=cache_budget,
+            vectorize=vectorize,
+        )
         has_bn = any(isinstance(m, _BATCHNORM) for m in self.model.modules())
         if has_bn and self.mode == "train":
             raise ValueError("per-sample gradients of a BatchNorm network need mode='eval'")
@@ -484,14 +569,42 @@ class NoiseCovarianceOperator(EmpiricalFisherOperator):
     """Σ = (1/B)[(1/N) Σ_μ g_μ g_μᵀ − ∇L ∇Lᵀ]: covariance of a size-B minibatch gradient.
 
     ``noise_strength()`` is 𝒩 = (1/N) Σ_μ ‖g_μ‖² − ‖∇L‖² = B · Tr Σ, exactly as Mori et al.
-    define it (with the −‖∇L‖² term).
+    define it (with the −‖∇L‖² term). The other arguments are :class:`EmpiricalFisherOperator`'s.
     """
 
-    def __init__(self, *args: Any, batch_size: int = 1, **kwargs: Any) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        batches: Sequence[Batch],
+        *,
+        params: Sequence[str] | None = None,
+        mode: Mode = "eval",
+        dtype: torch.dtype | None = None,
+        check_deterministic: bool = True,
+        max_vectors: int = 32,
+        cache: Switch = "auto",
+        cache_budget: float = 0.25,
+        vectorize: Switch = "auto",
+        sample_chunk: int = 128,
+        batch_size: int = 1,
+    ) -> None:
+        check_counts(batch_size=batch_size)
         self.batch_size = batch_size
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            model,
+            loss_fn,
+            batches,
+            params=params,
+            mode=mode,
+            dtype=dtype,
+            check_deterministic=check_deterministic,
+            max_vectors=max_vectors,
+            cache=cache,
+            cache_budget=cache_budget,
+            vectorize=vectorize,
+            sample_chunk=sample_chunk,
+        )
         self.mean_gradient = self.gradient()
 
     def matmat(self, vectors: Tensor) -> Tensor:

@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 import torch
 
-from curvlab.curvature.errors import check_counts
+from curvlab.curvature.errors import check_choice, check_counts
+from curvlab.curvature.estimate import Estimate
 from curvlab.curvature.lanczos import lanczos, rademacher
 from curvlab.curvature.operators import CurvatureOperator
 
-CONVENTIONS = ("ghorbani", "papyan", "resolution")
+#: Kernel-width conventions of :func:`kernel_variance` (module docstring).
+Convention = Literal["ghorbani", "papyan", "resolution"]
+CONVENTIONS: tuple[Convention, ...] = get_args(Convention)
 
 
 @dataclass
@@ -52,13 +56,13 @@ class Quadrature:
             }
         )
 
-    def moment(self, k: int) -> tuple[float, float]:
-        """Estimate of Tr(A^k) (not normalized by P) and its standard error over draws."""
+    def moment(self, k: int) -> Estimate:
+        """Estimate of Tr(A^k) (not normalized by P) with its standard error over draws."""
         per_draw = np.array(
             [self.dim * np.sum(w * n**k) for n, w in zip(self.nodes, self.weights, strict=True)]
         )
         stderr = per_draw.std(ddof=1) / math.sqrt(len(per_draw)) if len(per_draw) > 1 else math.nan
-        return float(per_draw.mean()), float(stderr)
+        return Estimate(k, float(per_draw.mean()), float(stderr))
 
 
 def slq(
@@ -90,12 +94,13 @@ def slq(
 
 def kernel_variance(
     nodes: np.ndarray,
-    convention: str = "ghorbani",
+    convention: Convention = "ghorbani",
     sigma2: float = 1e-5,
     steps: int | None = None,
     kappa: float = 3.0,
 ) -> float:
     """Variance of the Gaussian smoothing kernel under a named convention (module docstring)."""
+    check_choice("convention", convention, CONVENTIONS)
     span = float(np.max(nodes) - np.min(nodes))
     if convention == "ghorbani":
         return sigma2 * max(1.0, span)
@@ -103,10 +108,8 @@ def kernel_variance(
         raise ValueError(f"the {convention!r} convention needs the number of Lanczos steps")
     if convention == "papyan":
         std = (span / 2) * 2 / ((steps - 1) * math.sqrt(8 * math.log(kappa)))
-    elif convention == "resolution":
-        std = span / steps
     else:
-        raise ValueError(f"unknown convention {convention!r}; use one of {CONVENTIONS}")
+        std = span / steps
     return std**2
 
 

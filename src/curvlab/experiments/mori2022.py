@@ -599,51 +599,6 @@ def image_data(
     return x, y
 
 
-def glorot_(model: Any, generator: Any) -> None:
-    """Glorot (Xavier) uniform weights, zero biases, for every Linear and Conv2d layer."""
-    import torch
-    from torch import nn
-
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                nn.init.xavier_uniform_(module.weight, generator=generator)
-                if module.bias is not None:
-                    module.bias.zero_()
-
-
-def mlp(in_features: int, hidden: tuple[int, ...], out_features: int) -> Any:
-    """Flatten → (Linear → ReLU) per hidden width → Linear (no output activation)."""
-    from torch import nn
-
-    layers: list[nn.Module] = [nn.Flatten()]
-    width = in_features
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
-    layers.append(nn.Linear(width, out_features))
-    return nn.Sequential(*layers)
-
-
-def cnn(
-    in_channels: int, image_size: int, channels: tuple[int, ...], convs: int, out_features: int
-) -> Any:
-    """Keskar et al.'s stacks as in Mori et al.'s Fig. 2: per stack ``convs`` × [c, 3, 3, 1] convolutions
-    (padding 1) with ReLU, then MaxPool(2); a linear output layer of 10 units."""
-    from torch import nn
-
-    layers: list[nn.Module] = []
-    width, size = in_channels, image_size
-    for c in channels:
-        for _ in range(convs):
-            layers += [nn.Conv2d(width, c, 3, stride=1, padding=1), nn.ReLU()]
-            width = c
-        layers.append(nn.MaxPool2d(2))
-        size //= 2
-    layers += [nn.Flatten(), nn.Linear(width * size * size, out_features)]
-    return nn.Sequential(*layers)
-
-
 def _sgd_epoch(model: Any, x: Any, y: Any, loss_fn: Callable, eta: float, batch: int, order):
     """One epoch of plain SGD (θ ← θ − η∇L_B) over the minibatches given by ``order``."""
     import torch
@@ -656,13 +611,6 @@ def _sgd_epoch(model: Any, x: Any, y: Any, loss_fn: Callable, eta: float, batch:
         with torch.no_grad():
             for p, g in zip(params, grads, strict=True):
                 p.sub_(eta * g)
-
-
-def half_mse(out: Any, target: Any) -> Any:
-    """(1/n)Σ_μ ½‖f_μ − y_μ‖²: the mean of ℓ_μ over the batch (written out by hand: torch
-    2.13's F.mse_loss breaks forward-over-reverse differentiation)."""
-    diff = out - target
-    return 0.5 * (diff * diff).reshape(diff.shape[0], -1).sum(dim=1).mean()
 
 
 # =========================================================================== Fig. 1
@@ -726,6 +674,8 @@ def run_decoupling(spec: DecouplingSpec, device: str = "cpu") -> pd.DataFrame:
     import torch
 
     from curvlab.data import even_odd_labels
+    from curvlab.models.feedforward import glorot_, mlp
+    from curvlab.models.losses import half_mse
 
     x_np, labels = image_data(spec.dataset, spec.data_root, spec.n_samples, spec.image_size)
     x = torch.as_tensor(x_np, device=device)
@@ -802,71 +752,6 @@ class NoiseSpec:
             raise ValueError(f"net must be fc or cnn, got {self.net!r}")
 
 
-def per_sample_grad_sq_norms(
-    model: Any, x: Any, y: Any, loss_fn: Callable | None = None
-) -> tuple[Any, list[Any]]:
-    """‖∇_θ ℓ_μ‖² for every sample of (x, y), and Σ_μ ∇_θ ℓ_μ, without per-sample gradients.
-
-    For a linear layer z = Wa + b, ∇_W ℓ_μ = δ_μa_μᵀ with δ_μ = ∂ℓ_μ/∂z_μ, so
-    ‖∇_W ℓ_μ‖² = ‖δ_μ‖²‖a_μ‖² and ‖∇_b ℓ_μ‖² = ‖δ_μ‖²; for a convolution the per-sample
-    weight gradient is δ_μ (C_out × positions) times the unfolded input (positions × C_in·k²),
-    formed one batch at a time. Exact for networks whose parameters all sit in ``nn.Linear``
-    and ``nn.Conv2d`` layers (anything else raises). ℓ_μ is ``loss_fn`` of one sample
-    (default ½‖f − y‖²). Returns the norms, float64 (N,), and the summed gradient of every
-    parameter (float64, in ``model.parameters()`` order): one forward and one backward pass.
-    """
-    import torch
-    from torch import nn
-
-    loss_fn = loss_fn or half_mse
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    covered = {id(p) for m in layers for p in m.parameters(recurse=False)}
-    if any(id(p) not in covered for p in model.parameters() if p.requires_grad):
-        raise ValueError("per_sample_grad_sq_norms handles Linear and Conv2d parameters only")
-    saved: dict[Any, tuple[Any, Any]] = {}
-
-    def keep(module, inputs, output):
-        saved[module] = (inputs[0].detach(), output)
-
-    handles = [m.register_forward_hook(keep) for m in layers]
-    try:
-        out = model(x)
-        # Σ_μ ℓ_μ: its gradient with respect to a layer's output is δ_μ for every sample μ.
-        total = loss_fn(out, y) * out.shape[0]
-        deltas = torch.autograd.grad(total, [saved[m][1] for m in layers])
-    finally:
-        for handle in handles:
-            handle.remove()
-    norms = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
-    sums: dict[int, Any] = {}
-    with torch.no_grad():
-        for module, delta in zip(layers, deltas, strict=True):
-            a = saved[module][0]
-            if isinstance(module, nn.Linear):
-                d = delta.double()
-                norms += d.pow(2).sum(dim=1) * a.double().pow(2).sum(dim=1)
-                sums[id(module.weight)] = d.T @ a.double()
-                bias = d
-            else:
-                cols = nn.functional.unfold(
-                    a,
-                    module.kernel_size,
-                    dilation=module.dilation,
-                    padding=module.padding,
-                    stride=module.stride,
-                )
-                d = delta.reshape(delta.shape[0], delta.shape[1], -1)
-                weight_grad = torch.bmm(d, cols.transpose(1, 2)).double()
-                norms += weight_grad.pow(2).sum(dim=(1, 2))
-                sums[id(module.weight)] = weight_grad.sum(dim=0).reshape(module.weight.shape)
-                bias = d.sum(dim=2).double()
-            if module.bias is not None:
-                norms += bias.pow(2).sum(dim=1)
-                sums[id(module.bias)] = bias.sum(dim=0)
-    grads = [sums[id(p)] for p in model.parameters() if p.requires_grad]
-    return norms, grads
-
-
 def noise_strength(
     model: Any,
     x: Any,
@@ -881,11 +766,14 @@ def noise_strength(
 
     ``method="operator"`` uses :meth:`curvlab.curvature.NoiseCovarianceOperator.noise_strength`
     (per-sample gradients by ``vmap``, any network); ``"layers"`` uses the exact per-layer
-    identities of :func:`per_sample_grad_sq_norms` (Linear/Conv2d networks, much faster).
-    Both accumulate in float64 over chunks of ``chunk`` samples. (𝒩 does not depend on
-    ``batch_size``; the operator needs it for Σ = 𝒩-covariance/B.)
+    identities of :func:`curvlab.curvature.per_sample_grad_sq_norms` (Linear/Conv2d networks,
+    much faster). Both accumulate in float64 over chunks of ``chunk`` samples. (𝒩 does not
+    depend on ``batch_size``; the operator needs it for Σ = 𝒩-covariance/B.)
     """
     import torch
+
+    from curvlab.curvature import per_sample_grad_sq_norms
+    from curvlab.models.losses import half_mse
 
     batches = [(x[i : i + chunk], y[i : i + chunk]) for i in range(0, len(x), chunk)]
     if method == "operator":
@@ -947,6 +835,8 @@ def run_noise(spec: NoiseSpec, device: str = "cpu") -> pd.DataFrame:
     import torch
 
     from curvlab.data import one_hot
+    from curvlab.models.feedforward import cnn, glorot_, mlp
+    from curvlab.models.losses import half_mse
 
     x_np, labels = image_data(spec.dataset, spec.data_root, spec.n_samples, spec.image_size)
     x = torch.as_tensor(x_np, device=device)

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from curvlab.theory.jacot import nonlinearity as _nonlinearity
 
+#: The σ of the paper; :func:`curvlab.theory.jacot.nonlinearity` refuses any other name.
+NonlinearityName = Literal["softplus", "normalized_softplus"]
+
 
 class SmoothReLU(nn.Module):
     """(softplus(x) − shift)/scale: softplus, or its centred and standardized version."""
 
-    def __init__(self, name: str = "softplus") -> None:
+    def __init__(self, name: NonlinearityName = "softplus") -> None:
         super().__init__()
         spec = _nonlinearity(name)
         self.name = name
@@ -75,7 +79,7 @@ class NTKMLP(nn.Module):
     def __init__(
         self,
         widths: Sequence[int],
-        nonlinearity: str = "softplus",
+        nonlinearity: NonlinearityName = "softplus",
         beta: float = 0.1,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float64,

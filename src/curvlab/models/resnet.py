@@ -26,25 +26,28 @@ Ghorbani et al.'s code).
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-BN_MODES = ("none", "batch", "population")
+#: BatchNorm modes (module docstring).
+BNMode = Literal["none", "batch", "population"]
+BN_MODES: tuple[BNMode, ...] = get_args(BNMode)
 
 
-def check_bn(bn: str) -> None:
+def check_bn(bn: BNMode) -> None:
     if bn not in BN_MODES:
         raise ValueError(f"bn must be one of {BN_MODES}, got {bn!r}")
 
 
-def norm2d(channels: int, bn: str) -> nn.Module:
+def norm2d(channels: int, bn: BNMode) -> nn.Module:
     return nn.Identity() if bn == "none" else nn.BatchNorm2d(channels)
 
 
-def norm1d(features: int, bn: str) -> nn.Module:
+def norm1d(features: int, bn: BNMode) -> nn.Module:
     return nn.Identity() if bn == "none" else nn.BatchNorm1d(features)
 
 
@@ -134,7 +137,7 @@ def set_population_statistics(model: nn.Module, inputs: Tensor) -> None:
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, bn: str) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, bn: BNMode) -> None:
         super().__init__()
         bias = bn == "none"
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=bias)
@@ -164,7 +167,7 @@ class ResNet(nn.Module):
         self,
         depth: int = 32,
         width: int = 16,
-        bn: str = "batch",
+        bn: BNMode = "batch",
         in_channels: int = 3,
         classes: int = 10,
     ) -> None:

@@ -14,17 +14,21 @@ Architecture strings (:func:`build_model`): ``resnet<depth>-w<width>`` (e.g. ``r
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from torch import Tensor, nn
 
-from curvlab.models.resnet import ResNet, check_bn, norm1d, norm2d
+from curvlab.models.resnet import BNMode, ResNet, check_bn, norm1d, norm2d
+
+#: Architecture families (module docstring), as :func:`check_arch` names them.
+Family = Literal["resnet", "vgg", "mlp"]
 
 
 class VGG(nn.Module):
     def __init__(
         self,
         layers: list[int | str],
-        bn: str = "batch",
+        bn: BNMode = "batch",
         in_channels: int = 3,
         classes: int = 10,
     ) -> None:
@@ -55,7 +59,7 @@ class VGG(nn.Module):
 
 class MLP(nn.Module):
     def __init__(
-        self, in_features: int, hidden: list[int], bn: str = "batch", classes: int = 10
+        self, in_features: int, hidden: list[int], bn: BNMode = "batch", classes: int = 10
     ) -> None:
         super().__init__()
         check_bn(bn)
@@ -77,7 +81,7 @@ _VGG = re.compile(r"^vgg(-(\d+|M))+$")
 _MLP = re.compile(r"^mlp(-\d+)+$")
 
 
-def check_arch(arch: str) -> str:
+def check_arch(arch: str) -> Family:
     """The family of an architecture string, or ValueError naming the accepted forms."""
     if _RESNET.match(arch):
         depth = int(_RESNET.match(arch).group(1))
@@ -94,7 +98,7 @@ def check_arch(arch: str) -> str:
 
 
 def build_model(
-    arch: str, bn: str, in_channels: int, image_size: int, classes: int = 10
+    arch: str, bn: BNMode, in_channels: int, image_size: int, classes: int = 10
 ) -> nn.Module:
     family = check_arch(arch)
     if family == "resnet":

@@ -6,11 +6,12 @@ loss over a batch and ``batches`` a list of ``(inputs, targets)``. The matrix is
 loss averaged over all samples. Outputs are Parquet tables (:mod:`curvlab.tables`) with the
 provenance of the run in their metadata.
 
-Counts are positive integers, checked when the command line is parsed. ``--k`` must not exceed
-the number of parameters P, since the table has one row per eigenpair; Lanczos steps beyond P
-are clamped to P, where the Krylov space is the whole space and the run is exact. A mistake in
-the model, the data or these sizes ends in one line naming it (``curvlab --debug`` shows the
-traceback).
+The arguments are declared in :mod:`curvlab.cli`, which builds every subcommand's parser without
+importing this package (it loads torch). Counts are positive integers, checked when the command
+line is parsed. ``--k`` must not exceed the number of parameters P, since the table has one row
+per eigenpair; Lanczos steps beyond P are clamped to P, where the Krylov space is the whole
+space and the run is exact. A mistake in the model, the data or these sizes ends in one line
+naming it (``curvlab --debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -22,37 +23,24 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from torch import nn
+import pandas as pd
+import torch
+from torch import nn
 
-    from curvlab.curvature.operators import EmpiricalRiskOperator
+from curvlab.curvature.eigen import Eigenpairs, topk
+from curvlab.curvature.errors import CurvatureInputError
+from curvlab.curvature.hutchinson import hutchinson_moments
+from curvlab.curvature.operators import EmpiricalRiskOperator, GGNOperator, HessianOperator
+from curvlab.curvature.slq import slq
+from curvlab.io import provenance, write_table
+from curvlab.runtime import resolve_device, set_threads, torch_dtype
+from curvlab.tables import CURVATURE_MOMENTS, CURVATURE_SLQ, CURVATURE_TOPK
 
 log = logging.getLogger(__name__)
 
 DEBUG_HINT = "curvlab --debug shows the traceback"
-
-
-def _input_error(message: str) -> Exception:
-    """A :class:`~curvlab.curvature.CurvatureInputError`, imported when needed: the package
-    loads torch, which ``curvlab --help`` and argument errors must not wait for."""
-    from curvlab.curvature import CurvatureInputError
-
-    return CurvatureInputError(message)
-
-
-def positive_int(text: str) -> int:
-    """argparse type of every count: zero or a negative number is a typo, never a request,
-    and would otherwise surface as an empty tensor deep inside Lanczos (or a table of NaN)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0  # not a number: the same message
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _describe(value: Any) -> str:
@@ -68,53 +56,51 @@ def _find_function(target: str) -> Callable[[], Any]:
     """Import MODULE and get FUNCTION, telling a missing module from one that fails to import."""
     module_name, sep, function = target.partition(":")
     if not sep or not module_name or not function:
-        raise _input_error(f"--model must look like MODULE:FUNCTION, got {target!r}")
+        raise CurvatureInputError(f"--model must look like MODULE:FUNCTION, got {target!r}")
     sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if err.name != module_name:
-            raise _input_error(f"importing {module_name!r} failed: {err}") from err
-        raise _input_error(
+            raise CurvatureInputError(f"importing {module_name!r} failed: {err}") from err
+        raise CurvatureInputError(
             f"no module named {module_name!r} (the current directory is on the import path)"
         ) from err
     except Exception as err:
-        raise _input_error(
+        raise CurvatureInputError(
             f"importing {module_name!r} raised {type(err).__name__}: {err} ({DEBUG_HINT})"
         ) from err
     finally:
         sys.path.pop(0)
     if not callable(getattr(module, function, None)):
-        raise _input_error(f"module {module_name!r} has no function {function!r}")
+        raise CurvatureInputError(f"module {module_name!r} has no function {function!r}")
     return getattr(module, function)
 
 
 def _check_problem(target: str, problem: Any) -> tuple[nn.Module, Callable, list]:
     """The shapes of ``(model, loss_fn, batches)``, so that a wrong return value is one sentence
     naming the culprit instead of an error from deep inside the operator."""
-    from torch import nn
-
     expected = "(model, loss_fn, batches)"
     if not (isinstance(problem, (tuple, list)) and len(problem) == 3):
-        raise _input_error(f"`{target}` must return {expected}; got {_describe(problem)}")
+        raise CurvatureInputError(f"`{target}` must return {expected}; got {_describe(problem)}")
     model, loss_fn, batches = problem
     if not isinstance(model, nn.Module):
-        raise _input_error(
+        raise CurvatureInputError(
             f"`{target}` must return a torch.nn.Module as model; got {_describe(model)}"
         )
     if not callable(loss_fn):
-        raise _input_error(
+        raise CurvatureInputError(
             f"`{target}` must return a callable as loss_fn; got {_describe(loss_fn)}"
         )
     try:
         batches = list(batches)
     except TypeError:
-        raise _input_error(
+        raise CurvatureInputError(
             f"`{target}` must return a list as batches; got {_describe(batches)}"
         ) from None
     for index, batch in enumerate(batches):
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-            raise _input_error(
+            raise CurvatureInputError(
                 f"`{target}`: batch {index} must be (inputs, targets); got {_describe(batch)}"
             )
     return model, loss_fn, batches
@@ -126,7 +112,9 @@ def load_problem(target: str) -> tuple[nn.Module, Callable, list]:
     try:
         problem = function()
     except Exception as err:
-        raise _input_error(f"`{target}` raised {type(err).__name__}: {err} ({DEBUG_HINT})") from err
+        raise CurvatureInputError(
+            f"`{target}` raised {type(err).__name__}: {err} ({DEBUG_HINT})"
+        ) from err
     return _check_problem(target, problem)
 
 
@@ -137,8 +125,6 @@ def _check_batches(op: EmpiricalRiskOperator) -> None:
     Evaluation mode and no gradient, so the check updates no BatchNorm statistics; about a
     third of one of the gradient passes the determinism check makes anyway.
     """
-    import torch
-
     was_training = op.model.training
     op.model.eval()
     try:
@@ -151,74 +137,26 @@ def _check_batches(op: EmpiricalRiskOperator) -> None:
 
 def _check_loss(index: int, loss_fn: Callable, model: nn.Module, inputs: Any, targets: Any) -> None:
     """Batch ``index`` must give a finite scalar loss; a failure of the user's code names it."""
-    import torch
-
     try:
         loss = loss_fn(model(inputs), targets)
     except Exception as err:
-        raise _input_error(
+        raise CurvatureInputError(
             f"batch {index}: the loss raised {type(err).__name__}: {err} ({DEBUG_HINT})"
         ) from err
     if not (isinstance(loss, torch.Tensor) and loss.ndim == 0):
         got = f"a tensor of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else _describe(loss)
-        raise _input_error(
+        raise CurvatureInputError(
             f"batch {index}: loss_fn returned {got}; it must return the mean loss over the batch"
             " (a scalar)"
         )
     if not torch.isfinite(loss):
-        raise _input_error(f"batch {index}: the loss is {float(loss)}; check the data for NaN/inf")
-
-
-def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    parser.add_argument(
-        "--model", required=True, help="MODULE:FUNCTION returning (model, loss_fn, batches)"
-    )
-    parser.add_argument("--matrix", choices=["hessian", "ggn"], default="hessian")
-    parser.add_argument(
-        "--dtype",
-        choices=["float32", "float64"],
-        default="float64",
-        help="dtype of the products (accumulation is always float64)",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=["eval", "train"],
-        default="eval",
-        help="BatchNorm/dropout mode of the network whose curvature is measured",
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, type=Path)
-    if command == "slq":
-        parser.add_argument(
-            "--steps",
-            type=positive_int,
-            default=80,
-            help="Lanczos steps per draw (more than the P parameters are clamped to P)",
-        )
-        parser.add_argument(
-            "--draws", type=positive_int, default=10, help="start vectors, run in lock-step"
-        )
-    elif command == "moments":
-        parser.add_argument("--max-k", type=positive_int, default=4)
-        parser.add_argument("--probes", type=positive_int, default=100)
-    else:
-        parser.add_argument(
-            "--k", type=positive_int, required=True, help="number of eigenpairs (at most P)"
-        )
-        parser.add_argument(
-            "--steps",
-            type=positive_int,
-            default=None,
-            help="Lanczos steps, at least k (default max(3k, k+40); more than P are clamped)",
+        raise CurvatureInputError(
+            f"batch {index}: the loss is {float(loss)}; check the data for NaN/inf"
         )
 
 
-def _topk_frame(pairs: Any, k: int) -> Any:
+def _topk_frame(pairs: Eigenpairs, k: int) -> pd.DataFrame:
     """The topk table; when Lanczos found fewer distinct eigenvalues than k, say so."""
-    import pandas as pd
-
     found = len(pairs.eigenvalues)
     if found < k:
         log.warning(
@@ -238,14 +176,7 @@ def _topk_frame(pairs: Any, k: int) -> Any:
 
 
 def run(args: argparse.Namespace) -> None:
-    import pandas as pd
-    import torch
-
-    from curvlab.curvature import GGNOperator, HessianOperator, hutchinson_moments, slq, topk
-    from curvlab.io import provenance, write_table
-    from curvlab.runtime import resolve_device, set_threads, torch_dtype
-    from curvlab.tables import CURVATURE_MOMENTS, CURVATURE_SLQ, CURVATURE_TOPK
-
+    """Run ``curvlab slq``, ``moments`` or ``topk`` (``args`` as :mod:`curvlab.cli` parses them)."""
     if args.threads:
         set_threads(args.threads)
     device = resolve_device(args.device)
