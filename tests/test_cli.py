@@ -176,3 +176,30 @@ def test_check_config_names_the_file_and_line_snakemake_cannot(tmp_path):
     assert "empty or holds only comments" in error_line(
         curvlab("check-config", base, str(broken), "--schema", schema)
     )
+
+
+def test_aggregate_groups_a_papers_tables_by_their_schema_and_refuses_others(tmp_path):
+    """`curvlab aggregate` (the <paper>_aggregate rules): every input goes to the table its
+    metadata names, in the order given; a table the paper lacks has an empty file; an input of
+    another paper is refused in one line."""
+    from curvlab.papers.du2018 import DU2018_FACTORIZATION
+
+    rows = [
+        curvlab("job", "du2018-network", "--spec", json.dumps({**SPEC, "seed": s}), "--out",
+                str(tmp_path / f"n{s}.parquet"), "--device", "cpu")
+        for s in (5, 4)
+    ]  # fmt: skip
+    assert all(r.returncode == 0 for r in rows), rows[0].stderr
+    inputs = [str(tmp_path / "n5.parquet"), str(tmp_path / "n4.parquet")]
+    result = curvlab("aggregate", "--outdir", str(tmp_path / "agg"), "du2018", *inputs)
+    assert result.returncode == 0, result.stderr
+    network = read_table(tmp_path / "agg" / "network.parquet", DU2018_NETWORK)
+    assert network["seed"].unique().tolist() == [5, 4]
+    assert read_table(tmp_path / "agg" / "factorization.parquet", DU2018_FACTORIZATION).empty
+
+    foreign = tmp_path / "huh.parquet"
+    assert curvlab("concat", "--schema", "huh2020.modes", "--out", str(foreign)).returncode == 0
+    result = curvlab("aggregate", "--outdir", str(tmp_path / "x"), "du2018", str(foreign))
+    assert error_line(result).startswith(
+        f"curvlab aggregate: error: {foreign}: holds table 'huh2020.modes', not one of du2018's"
+    )

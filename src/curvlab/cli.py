@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 #: Top-level modules of the packages in the ``workflow`` extra (pyproject.toml); the curvature
 #: tools import none of them.
 WORKFLOW_MODULES = frozenset(
-    {"jsonschema", "markdown", "matplotlib", "scipy", "seaborn", "snakemake", "tqdm", "yaml"}
+    {"jsonschema", "markdown", "matplotlib", "seaborn", "snakemake", "tqdm", "yaml"}
 )
 WORKFLOW_INSTALL = "pip install 'curvlab[workflow]'"
 
@@ -105,6 +105,29 @@ def _cmd_concat(args: argparse.Namespace) -> None:
     from curvlab.io import concat_tables
 
     concat_tables(args.inputs, _schema(args.schema), args.out)
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> None:
+    """One ``<outdir>/<table>.parquet`` per table the paper declares, each the concatenation,
+    in the order given, of the inputs that hold that table (read from their metadata)."""
+    import pyarrow.parquet as pq
+
+    from curvlab.io import SCHEMA_KEY, concat_tables
+    from curvlab.registry import PAPERS
+
+    tables = PAPERS[args.paper].tables
+    groups: dict[str, list[Path]] = {t.name: [] for t in tables}
+    for path in args.inputs:
+        name = (pq.read_schema(path).metadata or {}).get(SCHEMA_KEY, b"").decode()
+        if name not in groups:
+            raise UsageError(
+                f"{path}: holds table {name or 'of no schema'!r}, not one of {args.paper}'s "
+                f"({', '.join(groups)})"
+            )
+        groups[name].append(path)
+    for table in tables:
+        short = table.name.partition(".")[2]
+        concat_tables(groups[table.name], table, args.outdir / f"{short}.parquet")
 
 
 def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
@@ -285,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("inputs", nargs="*", type=Path, help="per-run tables (none: an empty table)")
     p.set_defaults(func=_cmd_concat)
+
+    p = sub.add_parser(
+        "aggregate", help="concatenate a paper's per-run tables into one table per schema"
+    )
+    p.add_argument("paper", choices=sorted(PAPERS))
+    p.add_argument("--outdir", required=True, type=Path, help="writes <outdir>/<table>.parquet")
+    p.add_argument("inputs", nargs="*", type=Path, help="per-run tables, any of the paper's")
+    p.set_defaults(func=_cmd_aggregate)
 
     for name, func, text in (
         ("plot", _cmd_plot, "draw a paper's figures from its tables"),

@@ -3,16 +3,6 @@
 # <paper>_aggregate, <paper>_figures and <paper>_claims (e.g. -R huh2020_claims).
 
 
-def concat_command(paper):
-    """One `curvlab concat` per aggregated table of ``paper`` (shell placeholders, quoted)."""
-    steps = [
-        f"{{params.curvlab}} concat --schema {table.name} --out {{output.{short}:q}}"
-        f" {{input.{short}:q}}"
-        for short, table in zip(aggregated(paper), PAPERS[paper].tables)
-    ]
-    return "(" + " && ".join(steps) + ") > {log:q} 2>&1"
-
-
 for _paper in PAPERS:
 
     rule:
@@ -30,8 +20,13 @@ for _paper in PAPERS:
             ENV
         params:
             curvlab=CURVLAB,
+            paper=_paper,
+            outdir=output_dir,
         shell:
-            concat_command(_paper)
+            # Only params here: a shell string is evaluated again when the job runs, after
+            # this loop has moved on, so it must not read the loop variable.
+            "{params.curvlab} aggregate --outdir {params.outdir:q} {params.paper:q} {input:q}"
+            " > {log:q} 2>&1"
 
     rule:
         name:
