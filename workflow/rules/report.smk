@@ -5,7 +5,11 @@ PAPER_MANIFESTS = [paper["manifest"] for paper in PAPER_OUTPUTS.values()]
 PAPER_FIGURES = [f for paper in PAPER_OUTPUTS.values() for f in paper["figures"]]
 RESULT_TABLES = [t for paper in PAPER_OUTPUTS.values() for t in paper["tables"]]
 # Each paper's documentation page: what its claims state and how their tolerances were set.
-PAPER_DOCS = [f"docs/papers/{paper}.md" for paper in PAPER_OUTPUTS]
+# From the workflow's own checkout, so that a run in another --directory finds them.
+PAPER_DOCS = [
+    str(Path(workflow.basedir) / "docs" / "papers" / f"{paper}.md")
+    for paper in PAPER_OUTPUTS
+]
 
 
 rule claims:
