@@ -101,6 +101,15 @@ def spec_value(pattern, key):
     return value
 
 
+def formatted(pattern):
+    """An input function: ``pattern`` filled in with the job's wildcards (those it names)."""
+
+    def path(wildcards):
+        return pattern.format(**wildcards)
+
+    return path
+
+
 def data_file(dataset):
     """The prepared arrays of ``dataset`` (rule prepare_dataset writes them)."""
     return f"{config['data']['root']}/{dataset}.npz"

@@ -12,12 +12,6 @@ GHORBANI2019_WILDCARDS = dict(
 )
 
 
-def checkpoint_dir(wildcards):
-    """An input function: the checkpoint directory of the training run a curvature job reads."""
-    run = {k: v for k, v in dict(wildcards).items() if k != "ckpts"}
-    return GHORBANI2019.CHECKPOINT_DIR.format(**run)
-
-
 rule ghorbani2019_train:
     input:
         dataset_input,
@@ -25,9 +19,9 @@ rule ghorbani2019_train:
         table=GHORBANI2019.TRAIN_RUN,
         checkpoints=directory(GHORBANI2019.CHECKPOINT_DIR),
     log:
-        "logs/ghorbani2019/train/" + GHORBANI2019.RUN_KEYS + ".log",
+        "logs/ghorbani2019/train/{dataset}/n~{n}/{arch}/bn~{bn}/eta~{eta}/steps~{steps}/drops~{drops}/seed~{seed}.log",
     benchmark:
-        "results/benchmarks/ghorbani2019_train/" + GHORBANI2019.RUN_KEYS + ".tsv"
+        "results/benchmarks/ghorbani2019_train/{dataset}/n~{n}/{arch}/bn~{bn}/eta~{eta}/steps~{steps}/drops~{drops}/seed~{seed}.tsv"
     wildcard_constraints:
         **GHORBANI2019_WILDCARDS,
     conda:
@@ -49,15 +43,14 @@ rule ghorbani2019_train:
 rule ghorbani2019_curvature:
     input:
         data=dataset_input,
-        checkpoints=checkpoint_dir,
+        # the checkpoints of the training run this job's wildcards name
+        checkpoints=formatted(GHORBANI2019.CHECKPOINT_DIR),
     output:
         GHORBANI2019.CURVATURE_RUN,
     log:
-        "logs/ghorbani2019/curvature/" + GHORBANI2019.RUN_KEYS + "/ckpt~{ckpts}.log",
+        "logs/ghorbani2019/curvature/{dataset}/n~{n}/{arch}/bn~{bn}/eta~{eta}/steps~{steps}/drops~{drops}/seed~{seed}/ckpt~{ckpts}.log",
     benchmark:
-        "results/benchmarks/ghorbani2019_curvature/"
-        + GHORBANI2019.RUN_KEYS
-        + "/ckpt~{ckpts}.tsv"
+        "results/benchmarks/ghorbani2019_curvature/{dataset}/n~{n}/{arch}/bn~{bn}/eta~{eta}/steps~{steps}/drops~{drops}/seed~{seed}/ckpt~{ckpts}.tsv"
     wildcard_constraints:
         **GHORBANI2019_WILDCARDS,
         ckpts=r"\d+(-\d+)*",
