@@ -97,7 +97,7 @@ def error_line(result: subprocess.CompletedProcess) -> str:
 
 def test_concat_of_an_unknown_schema_names_the_known_ones(tmp_path):
     out = tmp_path / "x.parquet"
-    result = curvlab("concat", "--schema", "du2018.netwrok", "--out", str(out))
+    result = curvlab("concat", "--schema", "du2018.netwrok", "--out", str(out), str(out))
     line = error_line(result)
     assert line.startswith("curvlab concat: error: unknown table schema 'du2018.netwrok'; known: ")
     assert "claims" in line and "du2018.network" in line
@@ -118,21 +118,28 @@ def test_claims_of_a_table_with_an_unknown_schema_give_one_line(tmp_path):
     assert error_line(result).startswith("curvlab claims: error: unknown table schema 'du2018.odd'")
 
 
-def test_concat_without_inputs_writes_an_empty_table(tmp_path):
-    """Kept on purpose: a study switched off in the config (``enabled: false``) has no jobs, and
-    its aggregate rule concatenates zero tables into an empty one whose claims read "not
-    measured"."""
+def test_concat_without_inputs_is_refused(tmp_path):
+    """A forgotten input list is a mistake; the empty table of a study switched off comes from
+    `curvlab aggregate` (tested below)."""
     out = tmp_path / "x.parquet"
     result = curvlab("concat", "--schema", "du2018.network", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    frame = read_table(out, DU2018_NETWORK)
-    assert frame.empty and list(frame.columns) == DU2018_NETWORK.names
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].endswith("the following arguments are required: inputs")
+    assert not out.exists()
+
+
+def _empty_table(path, schema):
+    from curvlab.io import write_table
+
+    write_table(schema.empty(), path, schema, {})
 
 
 def _report_inputs(tmp_path) -> list[str]:
     """Claims (an empty table) and one paper's manifest without figures: enough for a page."""
     claims = tmp_path / "claims.parquet"
-    assert curvlab("concat", "--schema", "claims", "--out", str(claims)).returncode == 0
+    from curvlab.tables import CLAIMS
+
+    _empty_table(claims, CLAIMS)
     manifest = tmp_path / "figures.json"
     manifest.write_text(json.dumps({"paper": "du2018", "title": "Du", "figures": []}))
     return ["--claims", str(claims), "--out", str(tmp_path / "index.html"), str(manifest)]
@@ -198,7 +205,9 @@ def test_aggregate_groups_a_papers_tables_by_their_schema_and_refuses_others(tmp
     assert read_table(tmp_path / "agg" / "factorization.parquet", DU2018_FACTORIZATION).empty
 
     foreign = tmp_path / "huh.parquet"
-    assert curvlab("concat", "--schema", "huh2020.modes", "--out", str(foreign)).returncode == 0
+    from curvlab.papers.huh2020 import HUH2020_MODES
+
+    _empty_table(foreign, HUH2020_MODES)
     result = curvlab("aggregate", "--outdir", str(tmp_path / "x"), "du2018", str(foreign))
     assert error_line(result).startswith(
         f"curvlab aggregate: error: {foreign}: holds table 'huh2020.modes', not one of du2018's"

@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("concat", help="concatenate per-run tables of one schema")
     p.add_argument("--schema", required=True)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("inputs", nargs="*", type=Path, help="per-run tables (none: an empty table)")
+    # At least one: an empty table is written only by `aggregate`, for a study switched off.
+    p.add_argument("inputs", nargs="+", type=Path, help="per-run tables")
     p.set_defaults(func=_cmd_concat)
 
     p = sub.add_parser(

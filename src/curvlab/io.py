@@ -82,6 +82,10 @@ class TableSchema:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def empty(self) -> pd.DataFrame:
+        """A frame with this table's columns and no rows."""
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in self.names})
+
     def arrow(self) -> pa.Schema:
         return pa.schema(
             [pa.field(c.name, _ARROW_TYPES[c.dtype], c.nullable) for c in self.columns]
@@ -388,11 +392,7 @@ def concat_tables(
 ) -> pd.DataFrame:
     """Concatenate per-run tables into one, keeping each input's provenance by file name."""
     frames = [read_table(p, schema) for p in paths]
-    frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame({c: pd.Series(dtype="object") for c in schema.names})
-    )
+    frame = pd.concat(frames, ignore_index=True) if frames else schema.empty()
     inputs = {str(p): f.attrs["provenance"] for p, f in zip(paths, frames, strict=True)}
     write_table(frame, out, schema, {"aggregate_of": inputs, "config_hash": config_hash(inputs)})
     return frame
