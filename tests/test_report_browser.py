@@ -103,9 +103,63 @@ def test_index_html_renders_every_figure_without_errors(browser, tmp_path):
     assert browser.current_url.endswith(f"docs/du2018.html#{anchor}")
     assert browser.execute_script(f"return document.getElementById('{anchor}') !== null;")
     browser.back()
+    _navigation_anchors_filter_and_sort(browser)
     provenance = browser.find_element("css selector", ".provenance").text
     for field in ("curvlab", "commit", "config", "torch", "device", "UTC"):
         assert field in provenance, provenance
     shot = tmp_path / "screenshot.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
+
+
+def _navigation_anchors_filter_and_sort(browser):
+    """Paper titles in the navigation; an anchor on every figure and claim row; the claims
+    table filters by words typed and sorts by the heading clicked (numbers as numbers)."""
+    nav = browser.execute_script(
+        "return Array.from(document.querySelectorAll('nav a')).map(a => a.textContent);"
+    )
+    assert "Du, Hu & Lee (NeurIPS 2018)" in nav and "du2018" not in nav, nav
+    figures = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#du2018 figure')).map(f => f.id);"
+    )
+    assert figures and all(f.startswith("fig-du2018-") for f in figures), figures
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#du2018 table.claims tbody tr'))"
+        ".map(r => r.id);"
+    )
+    assert len(rows) == len(set(rows)) and all(r.startswith("claim-du2018-") for r in rows)
+    browser.get(browser.current_url.split("#")[0] + f"#{rows[-1]}")
+    assert browser.execute_script(f"return document.getElementById('{rows[-1]}') !== null;")
+    data = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#du2018 p.data a')).map(a => a.href);"
+    )
+    assert any(h.endswith("results/du2018/network.parquet") for h in data), data
+    assert any(h.endswith("config.json") for h in data), data
+
+    box = browser.find_element("css selector", "#du2018 input.claims-filter")
+    claim = rows[0].removeprefix("claim-du2018-")
+    box.send_keys(f"  {claim.upper()} ")  # case and extra spaces do not matter
+    visible = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#du2018 table.claims tbody tr'))"
+        ".filter(r => !r.hidden).map(r => r.textContent.toLowerCase());"
+    )
+    assert 0 < len(visible) < len(rows), (len(visible), len(rows))
+    assert all(claim in text for text in visible)
+    box.clear()
+    box.send_keys(" ")  # an empty filter shows every row again
+    shown = browser.execute_script(
+        "return document.querySelectorAll('#du2018 table.claims tbody tr:not([hidden])').length;"
+    )
+    assert shown == len(rows)
+
+    heading = browser.find_element(
+        "xpath", "//section[@id='du2018']//table[@class='claims']//th[text()='measured']"
+    )
+    heading.click()
+    values = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#du2018 table.claims tbody tr'))"
+        ".map(r => parseFloat(r.cells[2].getAttribute('data-sort')))"
+        ".filter(x => !isNaN(x));"
+    )
+    assert len(values) > 3 and values == sorted(values), values
+    assert heading.get_attribute("aria-sort") == "ascending"

@@ -5,7 +5,10 @@ verdicts), then has a section per paper with every figure (linked relatively, PD
 and its caption, and the paper's claims with measured and expected values, each linked to its
 entry in the paper's documentation page (``docs/papers/<paper>.md``, rendered beside the report
 as ``reports/docs/<paper>.html``), and a provenance line (curvlab version and commit, config
-hash, torch version, devices, date).
+hash, torch version, devices, date). Every figure and claim row has an anchor
+(``#fig-<paper>-<id>``, ``#claim-<paper>-<claim id>``); each section links its result tables
+and the resolved config; the claims tables sort and filter with the page's own script (no
+CDN); a ci-scale run opens with a smoke-test banner.
 """
 
 from __future__ import annotations
@@ -55,6 +58,46 @@ td.verdict { font-weight: 600; white-space: nowrap; } td.verdict small { font-we
 table.verdicts { width: auto; } table.verdicts td.n { text-align: right; }
 table.verdicts td.zero { color: #bbb; }
 nav a { margin-right: 1rem; }
+.banner { background: #fff4d6; border: 1px solid #e0b84a; padding: 0.5rem 0.8rem; }
+a.self { color: #aaa; text-decoration: none; font-size: 0.8rem; }
+input.claims-filter { width: 24rem; max-width: 100%; padding: 0.25rem; }
+table.claims th { cursor: pointer; } table.claims th[aria-sort]::after { content: " ▴"; }
+table.claims th[aria-sort="descending"]::after { content: " ▾"; }
+p.data { font-size: 0.85rem; }
+"""
+
+#: Plain JavaScript, inside the one self-contained page: every claims table sorts by the
+#: heading clicked (numbers by their data-sort value) and keeps only the rows whose text holds
+#: every word typed in the filter box above it.
+SCRIPT = """
+document.querySelectorAll("table.claims").forEach(function (table) {
+  var body = table.tBodies[0];
+  var box = table.previousElementSibling;
+  box.addEventListener("input", function () {
+    var words = box.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    Array.from(body.rows).forEach(function (row) {
+      var text = row.textContent.toLowerCase();
+      row.hidden = !words.every(function (w) { return text.indexOf(w) >= 0; });
+    });
+  });
+  Array.from(table.tHead.rows[0].cells).forEach(function (th, col) {
+    th.addEventListener("click", function () {
+      var down = th.getAttribute("aria-sort") === "ascending";
+      Array.from(table.tHead.rows[0].cells).forEach(function (c) { c.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", down ? "descending" : "ascending");
+      var key = function (row) {
+        var cell = row.cells[col], raw = cell.getAttribute("data-sort");
+        var x = raw === null ? NaN : parseFloat(raw);
+        return isNaN(x) ? cell.textContent.trim().toLowerCase() : x;
+      };
+      Array.from(body.rows).sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (typeof x !== typeof y) { return typeof x === "number" ? -1 : 1; }
+        return (x < y ? -1 : x > y ? 1 : 0) * (down ? -1 : 1);
+      }).forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
 """
 
 #: Where each paper's documentation page is rendered, relative to the report.
@@ -216,18 +259,24 @@ def build_report(
         manifest = read_manifest(manifest_path)
         paper = manifest["paper"]
         rel = os.path.relpath(Path(manifest_path).parent, out.parent)
-        nav.append(f"<a href='#{paper}'>{html.escape(paper)}</a>")
+        title = PAPERS[paper].title if paper in PAPERS else manifest["title"]
+        nav.append(f"<a href='#{paper}'>{html.escape(title.split(':')[0])}</a>")
         body = [f"<section id='{paper}'><h2>{html.escape(manifest['title'])}</h2>"]
+        body.append(_data_links(paper, tables, out.parent))
         for i, fig in enumerate(manifest["figures"], start=1):
             src, pdf = f"{rel}/{fig['png']}", f"{rel}/{fig['pdf']}"
+            anchor = html.escape(f"fig-{paper}-{fig['id']}")
             body.append(
-                f"<figure><img src='{html.escape(src)}' alt='{html.escape(fig['title'])}'>"
+                f"<figure id='{anchor}'><img src='{html.escape(src)}' "
+                f"alt='{html.escape(fig['title'])}'>"
                 f"<figcaption><b>Figure {i}. {html.escape(fig['title'])}.</b> "
                 f"{html.escape(fig['caption'])} "
-                f"<a href='{html.escape(pdf)}'>PDF</a></figcaption></figure>"
+                f"<a href='{html.escape(pdf)}'>PDF</a> "
+                f"<a class='self' href='#{anchor}' title='link to this figure'>#</a>"
+                "</figcaption></figure>"
             )
         rows = claims[claims["paper"] == paper]
-        body.append(f"<h3>Claims</h3><p>{html.escape(summary(rows))}.</p>")
+        body.append(f"<h3 id='claims-{paper}'>Claims</h3><p>{html.escape(summary(rows))}.</p>")
         body.append(rows_html(rows, docs_dir=DOCS_DIR))
         body.append("</section>")
         sections.append("\n".join(body))
@@ -239,6 +288,7 @@ def build_report(
 <body>
 <h1>curvlab: reproduced figures and checked claims</h1>
 <p class="provenance">{html.escape(provenance_line(config, tables))}</p>
+{_banner(scale)}
 <p>Scale <b>{html.escape(scale)}</b>. Verdicts of the papers' claims
 (<a href="claims.md">claims.md</a>, <a href="claims.parquet">claims.parquet</a>); each claim
 links to its documentation: what it states, how its tolerance was calibrated, what a failure
@@ -247,9 +297,36 @@ would mean.</p>
 <nav>{" ".join(nav)} <a href="#runtime">runtime</a></nav>
 {"".join(sections)}
 <section id="runtime"><h2>Runtime</h2>{_runtime_section(runtime)}</section>
+<script>{SCRIPT}</script>
 </body></html>
 """
     write_text_atomic(out, page)
+
+
+def _banner(scale: str) -> str:
+    """A warning above everything when the run is the ci smoke test."""
+    if scale != "ci":
+        return ""
+    return (
+        '<p class="banner"><b>Smoke test.</b> This is the ci scale: small models, few seeds and '
+        "steps, chosen to exercise every step in minutes. Its verdicts check the machinery; "
+        "for the science, run the default scale (<code>snakemake --cores all reports/all</code>)."
+        "</p>"
+    )
+
+
+def _data_links(paper: str, tables: Sequence[str | os.PathLike[str]], root: Path) -> str:
+    """Links to the paper's aggregated result tables (Parquet, with provenance) and to the
+    resolved config the workflow writes beside the report, relative to the report."""
+    own = [Path(t) for t in tables if Path(t).name.endswith(".parquet") and paper in Path(t).parts]
+    links = [
+        f"<a href='{html.escape(os.path.relpath(t, root))}'>{html.escape(t.name)}</a>" for t in own
+    ]
+    if (root / "config.json").exists():
+        links.append("<a href='config.json'>resolved config</a>")
+    if not links:
+        return ""
+    return f"<p class='data'>Data: {', '.join(links)}.</p>"
 
 
 def _sha256(path: Path) -> str:

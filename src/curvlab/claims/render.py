@@ -132,11 +132,19 @@ def _rendered(source: str, docs_dir: str) -> str:
     return f"{docs_dir}/{page.rsplit('/', 1)[-1].removesuffix('.md')}.html#{anchor}"
 
 
+def claim_anchor(paper: str, claim_id: str) -> str:
+    """The id of a claim's row in index.html (ids are unique per paper, not across papers)."""
+    return f"claim-{paper}-{claim_id}"
+
+
 def rows_html(rows: pd.DataFrame, docs_dir: str) -> str:
-    """One paper's claims, each linked to its entry in the rendered documentation page
-    ``<docs_dir>/<paper>.html`` (relative to the report)."""
+    """One paper's claims, each row with its own anchor and linked to its entry in the rendered
+    documentation page ``<docs_dir>/<paper>.html`` (relative to the report). The table is
+    sortable (click a heading) and filterable (the box above it) by the report's script."""
     out = [
-        "<table><thead><tr><th>claim</th><th>description</th><th>measured</th>"
+        '<input class="claims-filter" type="search" placeholder="filter claims: id, words or '
+        'verdict" aria-label="filter claims">'
+        '<table class="claims"><thead><tr><th>claim</th><th>description</th><th>measured</th>'
         "<th>expected</th><th>verdict</th><th>calibration</th></tr></thead><tbody>"
     ]
     for _, row in rows.iterrows():
@@ -144,12 +152,15 @@ def rows_html(rows: pd.DataFrame, docs_dir: str) -> str:
         css = row["verdict"].lower().replace(" ", "-")
         if row["preconditions"] and not row["preconditions_met"]:
             verdict += f"<br><small>{html.escape(row['preconditions'])}</small>"
+        anchor = html.escape(claim_anchor(row["paper"], row["claim_id"]))
         out.append(
-            "<tr>"
+            f'<tr id="{anchor}">'
             f'<td><a href="{html.escape(_rendered(row["source"], docs_dir))}">'
-            f"<code>{html.escape(row['claim_id'])}</code></a></td>"
+            f"<code>{html.escape(row['claim_id'])}</code></a> "
+            f'<a class="self" href="#{anchor}" title="link to this row">#</a></td>'
             f"<td>{html.escape(row['description'])}</td>"
-            f"<td>{html.escape(measured_text(row))}</td>"
+            # the raw number, so that sorting by this column is numeric
+            f'<td data-sort="{float(row["measured"])!r}">{html.escape(measured_text(row))}</td>'
             f"<td>{html.escape(row['expected'])}</td>"
             f'<td class="verdict {css}">{verdict}</td>'
             f"<td>{html.escape(row['tolerance'])}</td>"
