@@ -507,7 +507,7 @@ def test_pipeline_tables_claims_and_figures(synthetic_data, tmp_path):
     from curvlab.plots.jacot2020 import make_figures
 
     data = {"n_samples": 6}
-    frames = {t.name.partition(".")[2]: [] for t in plugin.TABLES}
+    frames = {t.short_name: [] for t in plugin.TABLES}
     for nl in NLS:
         kern = exp.run_kernels(tiny_spec(exp.KernelsSpec, nonlinearity=nl, nodes=24, **data))
         lam = exp.run_lambda(

@@ -110,35 +110,31 @@ def _cmd_concat(args: argparse.Namespace) -> None:
 def _cmd_aggregate(args: argparse.Namespace) -> None:
     """One ``<outdir>/<table>.parquet`` per table the paper declares, each the concatenation,
     in the order given, of the inputs that hold that table (read from their metadata)."""
-    import pyarrow.parquet as pq
-
-    from curvlab.io import SCHEMA_KEY, concat_tables
+    from curvlab.io import concat_tables, stored_schema_name
     from curvlab.registry import PAPERS
 
-    tables = PAPERS[args.paper].tables
-    groups: dict[str, list[Path]] = {t.name: [] for t in tables}
+    paper = PAPERS[args.paper]
+    groups: dict[str, list[Path]] = {t.name: [] for t in paper.tables}
     for path in args.inputs:
-        name = (pq.read_schema(path).metadata or {}).get(SCHEMA_KEY, b"").decode()
+        name = stored_schema_name(path)
         if name not in groups:
             raise UsageError(
                 f"{path}: holds table {name or 'of no schema'!r}, not one of {args.paper}'s "
                 f"({', '.join(groups)})"
             )
         groups[name].append(path)
-    for table in tables:
-        short = table.name.partition(".")[2]
-        concat_tables(groups[table.name], table, args.outdir / f"{short}.parquet")
+    outputs = paper.aggregated(args.outdir)
+    for table in paper.tables:
+        concat_tables(groups[table.name], table, outputs[table.short_name])
 
 
 def _paper_tables(paper: str, tables: Sequence[str]) -> dict:
     """Read a paper's aggregated tables, keyed by their schema names."""
-    import pyarrow.parquet as pq
-
-    from curvlab.io import read_table
+    from curvlab.io import read_table, stored_schema_name
 
     frames = {}
     for path in tables:
-        name = (pq.read_schema(path).metadata or {}).get(b"curvlab.schema", b"").decode()
+        name = stored_schema_name(path)
         if not name.startswith(paper + "."):
             raise UsageError(f"{path}: table {name!r} does not belong to paper {paper!r}")
         frames[name] = read_table(path, _schema(name))
@@ -169,14 +165,12 @@ def _cmd_claims_merge(args: argparse.Namespace) -> None:
 
     from curvlab.claims.render import to_markdown
     from curvlab.io import provenance, read_table, write_table, write_text_atomic
-    from curvlab.registry import PAPERS
+    from curvlab.registry import TITLES
     from curvlab.tables import CLAIMS
 
     frame = pd.concat([read_table(p, CLAIMS) for p in args.inputs], ignore_index=True)
     write_table(frame, args.parquet, CLAIMS, provenance({"inputs": list(args.inputs)}))
-    write_text_atomic(
-        args.markdown, to_markdown(frame, {key: p.title for key, p in PAPERS.items()})
-    )
+    write_text_atomic(args.markdown, to_markdown(frame, TITLES))
 
 
 def _cmd_report(args: argparse.Namespace) -> None:

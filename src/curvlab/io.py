@@ -82,6 +82,12 @@ class TableSchema:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def short_name(self) -> str:
+        """The name within its paper (``huh2020.train`` → ``train``), which also names the
+        paper's aggregated file."""
+        return self.name.partition(".")[2]
+
     def empty(self) -> pd.DataFrame:
         """A frame with this table's columns and no rows."""
         return pd.DataFrame({c: pd.Series(dtype="object") for c in self.names})
@@ -357,6 +363,18 @@ def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
+def _stored_name(file_schema: pa.Schema) -> str:
+    return (file_schema.metadata or {}).get(SCHEMA_KEY, b"").decode()
+
+
+def stored_schema_name(path: str | os.PathLike[str]) -> str:
+    """The name of the schema a table was written with ("" for a file curvlab did not write)."""
+    try:
+        return _stored_name(pq.read_schema(path))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise SchemaError(f"{path}: not a readable Parquet file ({err})") from err
+
+
 def read_table(path: str | os.PathLike[str], schema: TableSchema | None = None) -> pd.DataFrame:
     """Read a table; with ``schema``, check every column first and name the one that is wrong.
 
@@ -370,7 +388,7 @@ def read_table(path: str | os.PathLike[str], schema: TableSchema | None = None) 
     except (pa.ArrowInvalid, OSError) as err:
         raise SchemaError(f"{path}: not a readable Parquet file ({err})") from err
     if schema is not None:
-        stored = (file_schema.metadata or {}).get(SCHEMA_KEY, b"").decode()
+        stored = _stored_name(file_schema)
         if stored and stored != schema.name:
             raise SchemaError(f"{path}: holds table {stored!r}, expected {schema.name!r}")
         schema.check(file_schema, str(path))

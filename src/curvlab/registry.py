@@ -8,6 +8,7 @@ modules; a paper's figure and claims modules are imported when they are used.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ class Paper:
             figures=module.figures,
         )
 
+    def aggregated(self, outdir: str | os.PathLike[str]) -> dict[str, str]:
+        """Where the paper's tables are aggregated: ``{short name: <outdir>/<short name>.parquet}``
+        (what ``curvlab aggregate`` writes and the workflow's aggregate rule declares)."""
+        return {t.short_name: f"{outdir}/{t.short_name}.parquet" for t in self.tables}
+
     def make_figures(self, tables: dict[str, Any], outdir: Any, scale: str) -> Any:
         """Draw the paper's figures (``curvlab.plots.<key>.make_figures``)."""
         module = importlib.import_module(f"curvlab.plots.{self.key}")
@@ -82,6 +88,7 @@ def discover(package: ModuleType = curvlab.papers) -> dict[str, Paper]:
 
 PAPERS: dict[str, Paper] = discover()
 TASKS: dict[str, Task] = {name: t for p in PAPERS.values() for name, t in p.tasks.items()}
+TITLES: dict[str, str] = {key: p.title for key, p in PAPERS.items()}
 
 
 def table(name: str) -> TableSchema:

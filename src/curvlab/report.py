@@ -37,7 +37,7 @@ from curvlab.io import (
     write_text_atomic,
 )
 from curvlab.plots.common import read_manifest
-from curvlab.registry import PAPERS
+from curvlab.registry import PAPERS, TITLES
 from curvlab.tables import CLAIMS, RUNTIME
 
 STYLE = """
@@ -293,7 +293,7 @@ def build_report(
 (<a href="claims.md">claims.md</a>, <a href="claims.parquet">claims.parquet</a>); each claim
 links to its documentation: what it states, how its tolerance was calibrated, what a failure
 would mean.</p>
-{counts_html(claims, {key: p.title for key, p in PAPERS.items()})}
+{counts_html(claims, TITLES)}
 <nav>{" ".join(nav)} <a href="#runtime">runtime</a></nav>
 {"".join(sections)}
 <section id="runtime"><h2>Runtime</h2>{_runtime_section(runtime)}</section>

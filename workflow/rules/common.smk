@@ -139,21 +139,10 @@ def figure_files(paper, figure_ids):
     ]
 
 
-def aggregated(paper):
-    """A paper's aggregated tables: ``{short name: results/<paper>/<short name>.parquet}``, one
-    per table schema ``<paper>.<short name>`` its plug-in declares."""
-    return {
-        table.name.partition(".")[
-            2
-        ]: f"results/{paper}/{table.name.partition('.')[2]}.parquet"
-        for table in PAPERS[paper].tables
-    }
-
-
 def aggregate_inputs(paper):
     """Per aggregated table, the result files of every task that writes that table."""
     return {
-        table.name.partition(".")[2]: [
+        table.short_name: [
             path
             for name, task in PAPERS[paper].tasks.items()
             if task.table is table

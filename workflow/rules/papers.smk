@@ -11,7 +11,7 @@ for _paper in PAPERS:
         input:
             **aggregate_inputs(_paper),
         output:
-            **aggregated(_paper),
+            **PAPERS[_paper].aggregated(f"results/{_paper}"),
         log:
             f"logs/{_paper}/aggregate.log",
         benchmark:
