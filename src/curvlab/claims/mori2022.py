@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from curvlab.claims import Claim, ClaimSet, ClaimSpec, Precondition, Target
+from curvlab.claims import Between, Claim, ClaimSet, ClaimSpec, Precondition, Target
 from curvlab.measures import mori2022 as ms
 
 PAPER = "mori2022"
@@ -249,6 +249,19 @@ def noise_claims(noise: pd.DataFrame) -> list[Claim]:
 # =========================================================================== Fig. 3a
 
 
+def _vs_limit(spec: ClaimSpec, b: pd.DataFrame, bound: Between, chains: pd.DataFrame) -> Claim:
+    """φ̂ against its small-η limit 1 + B/(ηh*) per batch size ``b`` (rows of ``by_batch``),
+    judged by the value nearest to or farthest outside the band ``bound``."""
+    ratio = b["phi"] / b["phi_theory"]
+    return spec.check(
+        _extreme(ratio.to_numpy(), bound.low, bound.high),
+        bound,
+        f"φ̂/(1 + B/(ηh*)) per B = {_fmt(b.index)}: {_fmt(ratio, 4)} (the value "
+        "nearest to or farthest outside the band is shown)",
+        preconditions=[_finite(chains)],
+    )
+
+
 def _eta_missing(spec: ClaimSpec, eta: float) -> Claim:
     return spec.not_run(
         f"η = {eta:g}, the step size this claim is about, is not among mori2022.stationary.etas"
@@ -332,17 +345,7 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
         rows += [_eta_missing(CLAIMS[n], ms.ETA_MID) for n in names[2:4]]
     else:
         b = ms.by_batch(mid[np.isfinite(mid["phi"])])
-        ratio = b["phi"] / b["phi_theory"]
-        bound = ms.PHI_MID_VS_LIMIT
-        rows.append(
-            CLAIMS["phi_mid_eta_vs_limit"].check(
-                _extreme(ratio.to_numpy(), bound.low, bound.high),
-                bound,
-                f"φ̂/(1 + B/(ηh*)) per B = {_fmt(b.index)}: {_fmt(ratio, 4)} (the value "
-                "nearest to or farthest outside the band is shown)",
-                preconditions=[_finite(mid)],
-            )
-        )
+        rows.append(_vs_limit(CLAIMS["phi_mid_eta_vs_limit"], b, ms.PHI_MID_VS_LIMIT, mid))
         fin = b["phi"] / b["phi_finite"] - 1
         rows.append(
             CLAIMS["phi_mid_eta_finite"].check(
@@ -361,17 +364,7 @@ def stationary_claims(st: pd.DataFrame) -> list[Claim]:
         rows += [_eta_missing(CLAIMS[n], ms.ETA_UNIT) for n in names[4:7]]
     else:
         b = ms.by_batch(unit[np.isfinite(unit["phi"])])
-        ratio = b["phi"] / b["phi_theory"]
-        bound = ms.PHI_UNIT_VS_LIMIT
-        rows.append(
-            CLAIMS["phi_unit_eta_vs_limit"].check(
-                _extreme(ratio.to_numpy(), bound.low, bound.high),
-                bound,
-                f"φ̂/(1 + B/(ηh*)) per B = {_fmt(b.index)}: {_fmt(ratio, 4)} (the value "
-                "nearest to or farthest outside the band is shown)",
-                preconditions=[_finite(unit)],
-            )
-        )
+        rows.append(_vs_limit(CLAIMS["phi_unit_eta_vs_limit"], b, ms.PHI_UNIT_VS_LIMIT, unit))
         big = b[b.index >= ms.LARGE_BATCH_MIN]
         spec = CLAIMS["phi_unit_eta_large_batch"]
         if big.empty:
