@@ -131,18 +131,20 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 
 def build_model(name: str, smoke: bool) -> Any:
-    """The MLP 196-512-512-10 or the small CNN, initialised from seed 0 (tiny in smoke mode)."""
+    """The MLP 196-512-512-10 (ReLU, or tanh for "mlp-tanh") or the small CNN, initialised
+    from seed 0 (tiny in smoke mode)."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    if name == "mlp":
+    if name in ("mlp", "mlp-tanh"):
         widths = (196, 32, 32, 10) if smoke else (196, 512, 512, 10)
+        activation = nn.Tanh if name == "mlp-tanh" else nn.ReLU
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             layers.append(nn.Linear(a, b))
             if i < len(widths) - 2:
-                layers.append(nn.ReLU())
+                layers.append(activation())
         return nn.Sequential(*layers)
     if name == "cnn":
         c1, c2 = (4, 8) if smoke else (16, 32)
@@ -184,7 +186,7 @@ def build_batches(model: str, settings: Settings, count: int) -> list[tuple[Any,
     from curvlab.data import downscale
 
     images, labels, _ = load_mnist(settings.samples)
-    if model == "mlp":
+    if model.startswith("mlp"):
         x = downscale(images, 14).reshape(len(images), -1) / 255.0
     else:
         x = images[:, None].astype(np.float64) / 255.0
@@ -463,21 +465,28 @@ def slq_curvlab(task: Task, model: Any, loss_fn: Any, batches: list, settings: S
     from curvlab.curvature import slq
 
     op = curvlab_operator(task, model, loss_fn, batches)
-    counts = {"calls": 0, "columns": 0}
+    counts = {"calls": 0, "columns": 0, "seconds": 0.0}
     matmat = op.matmat
 
     def counted(vectors: Any) -> Any:
         counts["calls"] += 1
         counts["columns"] += int(vectors.shape[1])
-        return matmat(vectors)
+        start = time.perf_counter()
+        out = matmat(vectors)
+        sync(settings.device)
+        counts["seconds"] += time.perf_counter() - start
+        return out
 
     op.matmat = counted  # type: ignore[method-assign]
     basis = getattr(torch, task.options.get("basis_dtype", "float64"))
-    q = slq(op, settings.steps, settings.draws, seed=task.seed, basis_dtype=basis)
+    reorth = task.options.get("reorth", "partial")
+    q = slq(op, settings.steps, settings.draws, seed=task.seed, basis_dtype=basis, reorth=reorth)
     return {
         "nodes": [n.tolist() for n in q.nodes],
         "weights": [w.tolist() for w in q.weights],
         "products": counts,
+        "orthogonality": q.orthogonality,
+        "projections": q.projections,
         **curvlab_choices(op),
     }
 
@@ -486,18 +495,22 @@ def slq_curvlab(task: Task, model: Any, loss_fn: Any, batches: list, settings: S
 def counting_pyhessian() -> Iterator[dict[str, int]]:
     """Count PyHessian's Hessian-vector products (both modes) while the block runs."""
     module = sys.modules["pyhessian.hessian"]
-    counts = {"calls": 0, "columns": 0}
+    counts = {"calls": 0, "columns": 0, "seconds": 0.0}
     hvp, loader_hvp = module.hessian_vector_product, module.hessian.dataloader_hv_product
 
-    def counted(*args: Any) -> Any:
+    def timed(fn: Callable[..., Any], *args: Any) -> Any:
         counts["calls"] += 1
         counts["columns"] += 1
-        return hvp(*args)
+        start = time.perf_counter()
+        out = fn(*args)
+        counts["seconds"] += time.perf_counter() - start
+        return out
+
+    def counted(*args: Any) -> Any:
+        return timed(hvp, *args)
 
     def counted_loader(self: Any, v: Any) -> Any:
-        counts["calls"] += 1
-        counts["columns"] += 1
-        return loader_hvp(self, v)
+        return timed(loader_hvp, self, v)
 
     module.hessian_vector_product = counted
     module.hessian.dataloader_hv_product = counted_loader
@@ -719,15 +732,18 @@ def slq_tasks(model: str, batches: int, core: bool = False) -> list[Task]:
     """The reference is curvlab with its defaults (label "curvlab slq"), seed 0. ``core``:
     only that run, its second seed (the noise floor), PyHessian and curvlinops."""
     uncached = {"method": "jvp", "cache": False, "vectorize": True}
+    full = {"reorth": "full"}
     if core:
         return [
             Task("slq", model, batches, "curvlab", label="curvlab slq"),
+            Task("slq", model, batches, "curvlab", options=full, label="curvlab slq full reorth"),
             Task("slq", model, batches, "curvlab", seed=1, label="curvlab slq seed 1"),
             Task("slq", model, batches, "pyhessian", "density", label="pyhessian density"),
             Task("slq", model, batches, "curvlinops", "lanczos", label="curvlinops lanczos"),
         ]
     return [
         Task("slq", model, batches, "curvlab", label="curvlab slq"),
+        Task("slq", model, batches, "curvlab", options=full, label="curvlab slq full reorth"),
         Task("slq", model, batches, "curvlab", options=uncached, label="curvlab slq uncached"),
         Task(
             "slq",
@@ -915,6 +931,9 @@ def slq_distances(rows: list[dict]) -> None:
     if cl is not None:
         grid, variance = curvlinops_kernel(cl)
         ref_on_cl = density_on(ref, grid, variance)
+    full = by_label.get("curvlab slq full reorth")
+    if full is not None:
+        ref["top10_vs_full"] = top_ritz_difference(ref, full)
     for row in rows:
         if "error" in row or row is ref:
             continue
@@ -927,6 +946,17 @@ def slq_distances(rows: list[dict]) -> None:
         elif ref_on_cl is not None:
             row["l1_curvlinops_kernel"] = l1_distance(grid, ref_on_cl, row["density"])
             row["l1_ghorbani_na"] = "curvlinops returns a density on its own grid, not nodes"
+
+
+def top_ritz_difference(a: dict, b: dict, count: int = 10) -> float:
+    """Largest relative difference of the top ``count`` Ritz values, over draws."""
+    import numpy as np
+
+    worst = 0.0
+    for na, nb in zip(a["nodes"], b["nodes"], strict=True):
+        ta, tb = np.sort(na)[::-1][:count], np.sort(nb)[::-1][:count]
+        worst = max(worst, float(np.max(np.abs(ta - tb) / np.abs(tb))))
+    return worst
 
 
 # =========================================================================== tables
@@ -994,33 +1024,40 @@ def process_wall(row: dict) -> str:
 
 def slq_table(rows: list[dict]) -> str:
     lines = [
-        "| model | run | process wall s | compute s | compute / gradient | Hv products (vectors) | peak MB | L1 vs curvlab, Ghorbani kernel | L1 vs curvlab, curvlinops kernel | others' cores |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | data | run | process wall s | compute s | in products s | compute / gradient | Hv products (vectors) | peak MB | orthogonality (projections) | top-10 Ritz vs full reorth | L1 vs curvlab, Ghorbani kernel | L1 vs curvlab, curvlinops kernel | others' cores |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        head = f"| {r['model']} | {label_of(r)}"
+        head = f"| {r['model']} | {r['batches']}×{r['batch_size']} | {label_of(r)}"
         if "error" in r:
-            lines.append(f"{head} | failed: {r['error'][:120]} |||||||")
+            lines.append(f"{head} | failed: {r['error'][:120]} |||||||||||")
             continue
+        seconds = r["products"].get("seconds")
+        in_products = "–" if seconds is None else f"{seconds:.1f}"
+        orth = "–"
+        if "orthogonality" in r:
+            orth = f"{r['orthogonality']:.0e} ({r['projections']})"
+        top10 = f"{r['top10_vs_full']:.0e}" if "top10_vs_full" in r else "–"
         wall = process_wall(r)
         ratio = r["compute_s"] / r["grad_min_s"]
         ref = "reference" if r["label"] == "curvlab slq" else None
         l1g = ref or (fmt(r.get("l1_ghorbani"), 3) if "nodes" in r else "n/a (density only)")
         l1c = ref or fmt(r.get("l1_curvlinops_kernel"), 3)
         lines.append(
-            f"{head} | {wall} | {r['compute_s']:.1f} | {ratio:.0f} | "
-            f"{r['products']['columns']} | {r['peak_rss_mb']:.0f} | {l1g} | {l1c} | {others(r)} |"
+            f"{head} | {wall} | {r['compute_s']:.1f} | {in_products} | {ratio:.0f} | "
+            f"{r['products']['columns']} | {r['peak_rss_mb']:.0f} | {orth} | {top10} | {l1g} | "
+            f"{l1c} | {others(r)} |"
         )
     return "\n".join(lines)
 
 
 def trace_table(rows: list[dict]) -> str:
     lines = [
-        "| model | library | probes | process wall s | compute s | compute / gradient | Tr(H) ± stderr | peak MB | others' cores |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | data | library | probes | process wall s | compute s | compute / gradient | Tr(H) ± stderr | peak MB | others' cores |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        head = f"| {r['model']} | {r['library']}"
+        head = f"| {r['model']} | {r['batches']}×{r['batch_size']} | {r['library']}"
         if "error" in r:
             lines.append(f"{head} | failed: {r['error'][:120]} |||||||")
             continue
@@ -1086,9 +1123,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--out", type=Path, help="also write the results as JSON here")
-    p.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    p.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, mlp-tanh, cnn")
     p.add_argument("--parts", default="hvp,slq,trace", help="comma-separated: hvp, slq, trace")
     p.add_argument("--batchings", default="1,4", help="data split into this many batches (a)")
+    p.add_argument("--slq-batchings", default="1", help="the same for parts (b) and (c), e.g. 1,4")
+    p.add_argument(
+        "--skip", default="", help="comma-separated libraries to leave out, e.g. curvlinops"
+    )
     p.add_argument("--samples", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--steps", type=int, default=80)
@@ -1118,6 +1159,7 @@ def plan(args: argparse.Namespace, settings: Settings) -> list[Task]:
     models = args.models.split(",")
     parts = args.parts.split(",")
     batchings = [1] if args.smoke else [int(b) for b in args.batchings.split(",")]
+    slq_batchings = [1] if args.smoke else [int(b) for b in args.slq_batchings.split(",")]
     if args.smoke:
         models = ["mlp"] if args.models == "mlp,cnn" else models
     tasks: list[Task] = []
@@ -1125,11 +1167,13 @@ def plan(args: argparse.Namespace, settings: Settings) -> list[Task]:
         if "hvp" in parts:
             for b in batchings:
                 tasks += hvp_tasks(model, b, settings)
-        if "slq" in parts:
-            tasks += slq_tasks(model, 1, core=args.slq_core)
-        if "trace" in parts:
-            tasks += trace_tasks(model, 1)
-    return tasks
+        for b in slq_batchings:
+            if "slq" in parts:
+                tasks += slq_tasks(model, b, core=args.slq_core)
+            if "trace" in parts:
+                tasks += trace_tasks(model, b)
+    skip = set(filter(None, args.skip.split(",")))
+    return [t for t in tasks if t.library not in skip]
 
 
 def report(rows: list[dict], info: dict, data_note: str) -> str:
@@ -1137,8 +1181,8 @@ def report(rows: list[dict], info: dict, data_note: str) -> str:
     slq = [r for r in rows if r["part"] == "slq"]
     tr = [r for r in rows if r["part"] == "trace"]
     add_consistency(hvp)
-    for model in {r["model"] for r in slq}:
-        slq_distances([r for r in slq if r["model"] == model])
+    for problem in {(r["model"], r["batches"]) for r in slq}:
+        slq_distances([r for r in slq if (r["model"], r["batches"]) == problem])
     noise = [r["others_cores"] for r in rows if "others_cores" in r]
     head = (
         f"curvature benchmark — {info['date']}, {info['cpu']} ({info['cpu_count']} CPUs), "

@@ -170,6 +170,7 @@ TINY: dict[type, dict[str, Any]] = {
         filter_normalize=True,
         cache=False,
         vectorize=False,
+        dtype="float64",
     ),
     ghorbani2019.ValidationSpec: dict(
         **{**_GHORBANI_DATA, "n_samples": 90, "image_size": 7},

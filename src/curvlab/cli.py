@@ -3,8 +3,9 @@
 Workflow commands (each writes its outputs atomically):
 
 * ``curvlab job TASK --spec JSON --out FILE`` — run one experiment job (see :mod:`curvlab.jobs`).
-* ``curvlab concat --schema NAME --out FILE INPUT...`` — aggregate per-run tables (no INPUT:
-  an empty table, what the aggregate rule of a study switched off in the config writes).
+* ``curvlab concat --schema NAME --out FILE INPUT...`` — concatenate per-run tables of one schema.
+* ``curvlab aggregate --outdir DIR PAPER INPUT...`` — a paper's per-run tables, one table per
+  schema (a study switched off in the config gets its empty table).
 * ``curvlab plot PAPER --outdir DIR --scale NAME TABLE...`` — a paper's figures + captions.
 * ``curvlab claims PAPER --scale NAME --out FILE TABLE...`` — a paper's claims table.
 * ``curvlab claims-merge --parquet FILE --markdown FILE INPUT...`` — all papers' claims.
@@ -16,6 +17,8 @@ Curvature tools for any model (see :mod:`curvlab.curvature.cli`), which need onl
 ``pip install curvlab`` (the workflow commands above need ``pip install 'curvlab[workflow]'``):
 
 * ``curvlab slq --model MODULE:FUNCTION --steps M --draws K --seed S --out FILE.parquet``
+  (every command: ``--matrix hessian|ggn|fisher|noise``; slq and topk: ``--reorth`` and
+  ``--basis-dtype``)
 * ``curvlab moments --model MODULE:FUNCTION --max-k 4 --probes P --seed S --out FILE.parquet``
 * ``curvlab topk --model MODULE:FUNCTION --k K --out FILE.parquet``
 
@@ -236,7 +239,19 @@ def _add_curvature_arguments(parser: argparse.ArgumentParser, command: Curvature
     parser.add_argument(
         "--model", required=True, help="MODULE:FUNCTION returning (model, loss_fn, batches)"
     )
-    parser.add_argument("--matrix", choices=["hessian", "ggn"], default="hessian")
+    parser.add_argument(
+        "--matrix",
+        choices=["hessian", "ggn", "fisher", "noise"],
+        default="hessian",
+        help="hessian: ∇²L; ggn: generalized Gauss-Newton; fisher: empirical Fisher (1/N)Σ g gᵀ; "
+        "noise: covariance of a size-B SGD gradient, (1/B)[fisher − ∇L∇Lᵀ]",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1,
+        help="B of --matrix noise (sampling with replacement); ignored otherwise",
+    )
     parser.add_argument(
         "--dtype",
         choices=["float32", "float64"],
@@ -253,6 +268,22 @@ def _add_curvature_arguments(parser: argparse.ArgumentParser, command: Curvature
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path)
+    if command in ("slq", "topk"):
+        parser.add_argument(
+            "--reorth",
+            choices=["partial", "full", "none"],
+            default="partial",
+            help="Lanczos reorthogonalization: partial (when Simon's estimate of lost "
+            "orthogonality passes √ε; same Ritz values as full, a fraction of the cost), full "
+            "(every step) or none (plain recurrence)",
+        )
+        parser.add_argument(
+            "--basis-dtype",
+            choices=["float32", "float64"],
+            default="float64",
+            help="dtype of the stored Lanczos vectors (float32: half the memory, Ritz values "
+            "to ~1e-7 relative instead of ~1e-8)",
+        )
     if command == "slq":
         parser.add_argument(
             "--steps",

@@ -32,7 +32,13 @@ from torch import nn
 from curvlab.curvature.eigen import Eigenpairs, topk
 from curvlab.curvature.errors import CurvatureInputError
 from curvlab.curvature.hutchinson import hutchinson_moments
-from curvlab.curvature.operators import EmpiricalRiskOperator, GGNOperator, HessianOperator
+from curvlab.curvature.operators import (
+    EmpiricalFisherOperator,
+    EmpiricalRiskOperator,
+    GGNOperator,
+    HessianOperator,
+    NoiseCovarianceOperator,
+)
 from curvlab.curvature.slq import slq
 from curvlab.io import provenance, write_table
 from curvlab.runtime import resolve_device, set_threads, torch_dtype
@@ -175,6 +181,25 @@ def _topk_frame(pairs: Eigenpairs, k: int) -> pd.DataFrame:
     )
 
 
+def _operator(
+    args: argparse.Namespace, model: nn.Module, loss_fn: Callable, batches: list
+) -> EmpiricalRiskOperator:
+    """The ``--matrix`` operator, after every batch's loss is checked and the determinism check."""
+    options: dict[str, Any] = {"dtype": torch_dtype(args.dtype), "mode": args.mode}
+    if args.matrix == "hessian":
+        cls: type[EmpiricalRiskOperator] = HessianOperator
+    elif args.matrix == "ggn":
+        cls = GGNOperator
+    elif args.matrix == "fisher":
+        cls = EmpiricalFisherOperator
+    else:
+        cls, options["batch_size"] = NoiseCovarianceOperator, args.batch_size
+    op = cls(model, loss_fn, batches, check_deterministic=False, **options)
+    _check_batches(op)
+    op.check_deterministic()
+    return op
+
+
 def run(args: argparse.Namespace) -> None:
     """Run ``curvlab slq``, ``moments`` or ``topk`` (``args`` as :mod:`curvlab.cli` parses them)."""
     if args.threads:
@@ -182,22 +207,23 @@ def run(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     model, loss_fn, batches = load_problem(args.model)
     model = model.to(device)
-    cls = HessianOperator if args.matrix == "hessian" else GGNOperator
     start = time.perf_counter()
-    op = cls(
-        model,
-        loss_fn,
-        batches,
-        dtype=torch_dtype(args.dtype),
-        mode=args.mode,
-        check_deterministic=False,
-    )
-    _check_batches(op)
-    op.check_deterministic()
+    op = _operator(args, model, loss_fn, batches)
+    lanczos_options = {}
+    if args.command in ("slq", "topk"):
+        lanczos_options = {"reorth": args.reorth, "basis_dtype": torch_dtype(args.basis_dtype)}
     if args.command == "slq":
-        quad = slq(op, steps=args.steps, draws=args.draws, seed=args.seed)
+        quad = slq(op, steps=args.steps, draws=args.draws, seed=args.seed, **lanczos_options)
         frame, schema = quad.frame(), CURVATURE_SLQ
-        settings = {"steps": args.steps, "draws": args.draws}
+        settings = {
+            "steps": args.steps,
+            "draws": args.draws,
+            "reorth": args.reorth,
+            "basis_dtype": args.basis_dtype,
+            # The ω-estimate of the largest |q_iᵀq_j| kept, and the reorthogonalization work.
+            "orthogonality": quad.orthogonality,
+            "projections": quad.projections,
+        }
     elif args.command == "moments":
         estimates = hutchinson_moments(op, args.max_k, probes=args.probes, seed=args.seed)
         frame = pd.DataFrame(
@@ -205,14 +231,17 @@ def run(args: argparse.Namespace) -> None:
         )
         schema, settings = CURVATURE_MOMENTS, {"max_k": args.max_k, "probes": args.probes}
     else:
-        frame = _topk_frame(topk(op, args.k, steps=args.steps, seed=args.seed), args.k)
-        schema, settings = CURVATURE_TOPK, {"k": args.k, "steps": args.steps}
+        pairs = topk(op, args.k, steps=args.steps, seed=args.seed, **lanczos_options)
+        frame = _topk_frame(pairs, args.k)
+        schema = CURVATURE_TOPK
+        settings = {"k": args.k, "steps": args.steps, "reorth": args.reorth}
     wall = time.perf_counter() - start
     record = provenance(
         {
             "command": args.command,
             "model": args.model,
             "matrix": args.matrix,
+            **({"batch_size": args.batch_size} if args.matrix == "noise" else {}),
             "mode": args.mode,
             "parameters": op.dim,
             "samples": op.num_data,

@@ -1,21 +1,42 @@
-"""Lanczos tridiagonalization, k independent runs in lock-step, float64, full reorthogonalization.
+"""Lanczos tridiagonalization, k independent runs in lock-step, float64 recurrence.
 
-For a symmetric A (P × P) and a start vector q₁, m steps of Lanczos build an orthonormal basis
+For a symmetric A (P × P) and a start vector q₁, m steps of Lanczos build a basis
 Q_m = [q₁ … q_m] of the Krylov space and the tridiagonal T_m = Q_mᵀ A Q_m with diagonal
 α₁…α_m and off-diagonal β₁…β_{m−1}. Running k draws in lock-step means every step applies A
 to a P × k block, i.e. one pass over the data serves all k draws; the k recurrences stay
 independent (this is not block Lanczos).
 
-Full reorthogonalization (classical Gram–Schmidt, applied twice) against all previous vectors
-keeps Q_m orthonormal to ~1e-15, which Ritz pairs and outlier counts need; it costs O(m²P) per
-draw and stores the m vectors of every draw. A run that breaks down (β_j ≈ 0: the Krylov space
-is invariant, T_j is then exact) stops at that length.
+In floating point the three-term recurrence loses orthogonality as soon as a Ritz value
+converges, and T_m then grows spurious copies of the converged eigenvalues. Three remedies,
+``reorth``:
+
+* ``"full"`` — classical Gram–Schmidt against every previous vector at every step (repeated when
+  the DGKS criterion asks), orthogonality ~ε. It costs O(j·P) per step and draw, which on a
+  large model is as much time as the Hessian products themselves.
+* ``"partial"`` (default) — Simon's partial reorthogonalization (Simon 1984; Larsen's PROPACK).
+  The recurrence
+
+      β_j ω_{j+1,i} = β_i ω_{j,i+1} + (α_i − α_j) ω_{j,i} + β_{i−1} ω_{j,i−1} − β_{j−1} ω_{j−1,i}
+
+  (plus a rounding term of size ε‖A‖) estimates ω_{j,i} ≈ q_jᵀq_i from the α, β alone, for the
+  price of O(j) scalars per step. Reorthogonalization runs only when max_i |ω_{j+1,i}| passes
+  √ε, and then at two consecutive steps. Semi-orthogonality at √ε is enough for T_m to be the
+  projection of A on an orthonormal basis of the Krylov space to working precision (Simon), so
+  Ritz values and Gauss quadrature match full reorthogonalization, at a fraction of its cost.
+* ``"none"`` — the plain recurrence, only the last two vectors kept (ghost eigenvalues appear;
+  the quadrature of smooth functions stays accurate, which is what some SLQ codes rely on).
+
+Whatever the choice, the ω estimate of the orthogonality actually kept in the basis is returned
+(``LanczosResult.orthogonality``), with the number of basis vectors projected out. A run that breaks
+down (β_j ≈ 0: the Krylov space is invariant, T_j is then exact) stops at that length.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -23,6 +44,9 @@ from torch import Tensor
 from curvlab.curvature.errors import check_choice, check_counts
 
 MatMat = Callable[[Tensor], Tensor]
+#: Reorthogonalization strategy of :func:`lanczos` (module docstring).
+Reorth = Literal["full", "partial", "none"]
+REORTH: tuple[Reorth, ...] = get_args(Reorth)
 
 
 @dataclass
@@ -30,11 +54,16 @@ class LanczosResult:
     """Tridiagonals of k runs: ``alpha`` (k, m), ``beta`` (k, m−1), valid ``lengths`` (k,).
 
     Entries beyond a run's length are zero. ``vectors`` (k, m, P) when requested.
+    ``orthogonality`` (k,): the largest |q_iᵀq_j|, i ≠ j, of the kept basis as the ω-recurrence
+    estimates it; ``projections`` (k,): how many basis vectors were projected out of new ones
+    over the run (full reorthogonalization: m(m−1)/2).
     """
 
     alpha: Tensor
     beta: Tensor
     lengths: Tensor
+    orthogonality: Tensor
+    projections: Tensor
     vectors: Tensor | None = None
 
     def tridiagonal(self, draw: int) -> Tensor:
@@ -54,24 +83,71 @@ def rademacher(dim: int, count: int, seed: int, device: torch.device | str = "cp
     return signs.to(device=device, dtype=torch.float64)
 
 
+class _OmegaRecurrence:
+    """Simon's estimate ω_{j,i} ≈ q_jᵀq_i of k lock-step runs, on the CPU in float64.
+
+    ``eps`` is the unit roundoff of the products or of the stored basis, whichever is larger
+    (reorthogonalizing against rounded vectors leaves components of that size).
+    """
+
+    def __init__(self, draws: int, steps: int, dim: int, eps: float) -> None:
+        self.eps = eps
+        # Level right after a vector is (re)orthogonalized: ε√P/2 (Larsen's PROPACK).
+        self.floor = eps * math.sqrt(dim) / 2
+        self.prev = torch.zeros(draws, steps + 1, dtype=torch.float64)
+        self.cur = torch.zeros(draws, steps + 1, dtype=torch.float64)
+        self.cur[:, 0] = 1.0
+        self.norm = torch.zeros(draws, dtype=torch.float64)  # running estimate of ‖A‖
+        self.level = torch.zeros(draws, dtype=torch.float64)  # max |ω| kept in the basis
+
+    def next(self, j: int, alpha: Tensor, beta: Tensor, b: Tensor) -> Tensor:
+        """ω_{j+1,i}, i ≤ j, from α_0…α_j, β_0…β_{j−1} (CPU, (k, ·)) and β_j = ``b``."""
+        om, op = self.cur, self.prev
+        nxt = torch.zeros_like(om)
+        prev_b = beta[:, j - 1] if j > 0 else torch.zeros_like(b)
+        self.norm = torch.maximum(self.norm, alpha[:, j].abs() + b + prev_b)
+        if j > 0:
+            t = beta[:, :j] * om[:, 1 : j + 1] + (alpha[:, :j] - alpha[:, j : j + 1]) * om[:, :j]
+            t[:, 1:] += beta[:, : j - 1] * om[:, : j - 1]
+            t -= prev_b[:, None] * op[:, :j]
+            # The local rounding error of one step, ε‖A‖, pushed away from zero (worst case).
+            t += torch.where(t >= 0, 1.0, -1.0) * 2 * self.eps * self.norm[:, None]
+            # |q_jᵀq_i| ≤ 1: without the clamp the plain recurrence's estimate overflows.
+            nxt[:, :j] = (t / b.clamp_min(1e-300)[:, None]).clamp(-1.0, 1.0)
+        nxt[:, j] = self.floor
+        return nxt
+
+    def accept(self, j: int, nxt: Tensor, kept: Tensor) -> None:
+        """Keep ω_{j+1} (reorthogonalized entries already reset to the floor); only the rows
+        ``kept`` (runs still going) enter the orthogonality level."""
+        nxt[:, j + 1] = 1.0
+        level = nxt[:, : j + 1].abs().amax(dim=1)
+        self.level = torch.where(kept, torch.maximum(self.level, level), self.level)
+        self.prev, self.cur = self.cur, nxt
+
+
 def lanczos(
     matmat: MatMat,
     start: Tensor,
     steps: int,
     *,
-    reorthogonalize: bool = True,
+    reorth: Reorth = "partial",
     return_vectors: bool = False,
     basis_dtype: torch.dtype = torch.float64,
+    product_dtype: torch.dtype = torch.float64,
     breakdown_tol: float = 1e-12,
 ) -> LanczosResult:
     """Run ``steps`` Lanczos iterations from each column of ``start`` (P, k), in lock-step.
 
     ``steps`` beyond P are clamped to P: the Krylov space is then the whole space (exact).
 
-    ``matmat`` maps a float64 (P, k') block to A times it. Without reorthogonalization only the
-    last two vectors are kept (the plain three-term recurrence). The recurrence is float64; the
-    stored basis may be float32 (``basis_dtype``) to halve the memory traffic of
-    reorthogonalization on large models, at the price of orthogonality ~1e-7 instead of ~1e-15.
+    ``matmat`` maps a float64 (P, k') block to A times it, computed in ``product_dtype``
+    (``CurvatureOperator.compute_dtype``). ``reorth`` is the module docstring's; its ε is the
+    unit roundoff of the products or of the basis, whichever is larger: float32 products
+    perturb every step by ~ε₃₂‖A‖, and orthogonality is lost from that level, not from ε₆₄.
+    The recurrence is float64; the stored basis may be float32 (``basis_dtype``) to halve the
+    memory and the traffic of reorthogonalization, at the price of orthogonality ~1e-7 (full) or
+    ~√ε₃₂ ≈ 3e-4 (partial) instead of ~1e-15 or ~1e-8.
 
     Reorthogonalization is classical Gram–Schmidt against all stored vectors, repeated once
     more for the draws whose vector lost more than 1 − 1/√2 of its norm in the first pass
@@ -80,6 +156,7 @@ def lanczos(
     start = start.to(torch.float64)
     dim, k = start.shape
     check_counts(steps=steps, start_vectors=k)
+    check_choice("reorth", reorth, REORTH)
     # Any other dtype would round the basis silently (an integer one to zeros).
     check_choice("basis_dtype", basis_dtype, (torch.float32, torch.float64))
     steps = min(int(steps), dim)
@@ -87,10 +164,14 @@ def lanczos(
     alpha = torch.zeros(k, steps, dtype=torch.float64, device=device)
     beta = torch.zeros(k, max(steps - 1, 0), dtype=torch.float64, device=device)
     lengths = torch.full((k,), steps, dtype=torch.long, device=device)
-    keep_all = reorthogonalize or return_vectors
+    keep_all = reorth != "none" or return_vectors
     # Rows are draws: basis[d, j] is the j-th Lanczos vector of draw d (contiguous per draw).
     basis = torch.zeros(k, steps, dim, dtype=basis_dtype, device=device) if keep_all else None
     active = torch.ones(k, dtype=torch.bool, device=device)
+    eps = max(torch.finfo(basis_dtype).eps, torch.finfo(product_dtype).eps)
+    omega = _OmegaRecurrence(k, steps, dim, eps)
+    projections = torch.zeros(k, dtype=torch.long)
+    last: dict[int, tuple[bool, list[int]]] = {}  # the previous step's reorthogonalizations
 
     q = (start / start.norm(dim=0, keepdim=True)).T.contiguous()  # (k, P)
     q_prev = torch.zeros_like(q)
@@ -104,40 +185,96 @@ def lanczos(
         a = (q * w).sum(1)
         alpha[idx, j] = a[idx]
         w = w - a[:, None] * q - b_prev[:, None] * q_prev
-        if reorthogonalize:
-            w = _orthogonalize(w, basis[:, : j + 1])
         if j == steps - 1:
             break
         b = w.norm(dim=1)
+        nxt = omega.next(j, alpha.cpu(), beta.cpu(), b.cpu())
+        ranges = _ranges(reorth, nxt[:, : j + 1], active.cpu(), omega.eps, last)
+        if ranges:
+            _orthogonalize(w, basis, ranges)
+            b = w.norm(dim=1)
+            for draw, (_, indices) in ranges.items():
+                projections[draw] += len(indices)
+                nxt[draw, indices] = omega.floor
+        last = ranges
         scale = alpha[:, : j + 1].abs().amax(dim=1).clamp_min(1.0)
         broke = active & (b <= breakdown_tol * scale)
         lengths[broke] = j + 1
         active &= ~broke
+        omega.accept(j, nxt, active.cpu())
         if not active.any():
             break
         beta[:, j] = torch.where(active, b, torch.zeros_like(b))
         q_prev, q = q, torch.where(active[:, None], w / b.clamp_min(1e-300)[:, None], q)
         b_prev = beta[:, j]
     vectors = basis if return_vectors else None
-    return LanczosResult(alpha, beta, lengths.cpu(), vectors)
+    return LanczosResult(alpha, beta, lengths.cpu(), omega.level, projections, vectors)
 
 
-def _orthogonalize(w: Tensor, basis: Tensor) -> Tensor:
-    """w (k, P) minus its projection on each draw's basis (k, j, P): CGS with a DGKS repeat."""
-
-    def project_out(v: Tensor, draw: int) -> Tensor:
-        # Two matrix-vector products per draw, in the basis dtype (a float32 basis halves the
-        # memory traffic); the correction is applied to the float64 vector. A loop over draws
-        # with mv/addmv is 3-6x faster on CPU than one strided bmm over all draws.
-        q = basis[draw]
-        coeff = torch.mv(q, v.to(q.dtype))
-        return v - torch.mv(q.T, coeff).to(v.dtype)
-
-    out = w.clone()
-    for draw in range(w.shape[0]):
-        before = w[draw].norm()
-        v = project_out(w[draw], draw)
-        if v.norm() < before / 2**0.5:
-            v = project_out(v, draw)
-        out[draw] = v
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted indices as maximal runs [lo, hi) of consecutive integers."""
+    out: list[tuple[int, int]] = []
+    for i in indices:
+        if out and out[-1][1] == i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
     return out
+
+
+def _ranges(
+    reorth: Reorth,
+    omega: Tensor,
+    live: Tensor,
+    eps: float,
+    last: dict[int, tuple[bool, list[int]]],
+) -> dict[int, tuple[bool, list[int]]]:
+    """Which draws to reorthogonalize now, each against which of its basis vectors.
+
+    ``omega`` (k, j+1) holds the estimates ω_{j+1,i}; ``last`` is the previous step's answer:
+    per draw, whether the √ε test triggered it and the indices used. ``"full"``: every live draw
+    against all j+1 vectors. ``"partial"``: a draw whose max |ω| passes √ε, against the i with
+    |ω_{j+1,i}| > ε^{3/4} (Larsen's η-neighbourhoods: on a Hessian these are mostly the first
+    few vectors, where the components of the converged outliers sit); and the step after,
+    against its own such i and at least the same ones again, since q_j's own loss of
+    orthogonality leaks into q_{j+2}.
+    """
+    if reorth == "none":
+        return {}
+    size = omega.shape[1]
+    if reorth == "full":
+        return {d: (True, list(range(size))) for d in live.nonzero().flatten().tolist()}
+    above = omega.abs() > eps**0.75
+    trigger = omega.abs().amax(dim=1) > math.sqrt(eps)
+    out = {}
+    for d in live.nonzero().flatten().tolist():
+        forced = d in last and last[d][0] and not trigger[d]
+        if trigger[d] or forced:
+            hits = set(above[d].nonzero().flatten().tolist())
+            if forced:
+                hits |= set(last[d][1])
+            out[d] = (bool(trigger[d]), sorted(hits))
+    return out
+
+
+def _orthogonalize(w: Tensor, basis: Tensor, ranges: dict[int, tuple[bool, list[int]]]) -> None:
+    """In place, for each draw d in ``ranges``: w[d] minus its projection on the listed vectors.
+
+    Classical Gram–Schmidt with a DGKS repeat. Each run of consecutive indices is a view of the
+    draw's contiguous basis block (no copy), projected with two matrix-vector products in the
+    basis dtype (a float32 basis halves the memory traffic); the correction is applied to the
+    float64 vector. A loop over draws with ``mv`` is 3–6× faster on CPU than one strided
+    ``bmm`` over all draws.
+    """
+    for draw, (_, indices) in ranges.items():
+        blocks = [basis[draw, lo:hi] for lo, hi in _runs(indices)]
+        v, norm = w[draw], w[draw].norm()
+        for _ in range(2):
+            # Classical: every coefficient from the same v, then one update.
+            coeffs = [torch.mv(q, v.to(q.dtype)) for q in blocks]
+            for q, c in zip(blocks, coeffs, strict=True):
+                v = v - torch.mv(q.T, c).to(v.dtype)
+            kept, norm = v.norm() / norm, v.norm()
+            if kept >= 2**-0.5:
+                break
+        w[draw] = v

@@ -65,8 +65,12 @@ class CurvatureOperator:
     """A symmetric P × P linear operator acting on flat parameter vectors.
 
     Subclasses implement :meth:`matmat` on a (P, k) float64 matrix. ``op @ v`` accepts (P,) or
-    (P, k) and returns float64 on the operator's device.
+    (P, k) and returns float64 on the operator's device. ``compute_dtype`` is the precision the
+    products are computed in, hence their rounding error, which Lanczos's estimate of lost
+    orthogonality needs.
     """
+
+    compute_dtype: torch.dtype = torch.float64
 
     def __init__(self, dim: int, device: torch.device | str = "cpu") -> None:
         self.dim = int(dim)
@@ -331,27 +335,38 @@ class EmpiricalRiskOperator(CurvatureOperator):
         estimate = saved * self.num_data / _sample_count(inputs)
         self.cache = estimate < self.cache_budget * _memory_available(self.device)
 
-    def _calibrate(self, tangents: dict[str, Tensor]) -> None:
-        """Choose vmap or a loop over vectors by timing both on the first batch.
+    def _calibrate(self, fn: Callable[[dict], dict], tangents: dict[str, Tensor]) -> dict:
+        """Choose vmap or a loop over vectors by timing both on the first batch; return that
+        batch's products of the whole block, so that the choice costs no extra products.
 
-        Timed on at most 8 of the block's vectors (a warm-up vmap call, then one timed call of
-        each), so the choice costs at most 24 extra products once per operator: cheap next to
-        an SLQ run (hundreds of products) or a 100-probe Hutchinson estimate.
+        The block's vectors are cut into an untimed vmap part (its first call sets vmap up, so it
+        is not representative), a part timed with vmap and one timed with the loop (at most 8
+        vectors each), and the rest, done the chosen way. A block of fewer than 3 vectors is
+        pushed through three times instead (at most 4 extra products, once per operator).
         """
         import time
 
-        inputs, targets = self.batches[0]
-        fn = self._map_for(0, inputs, targets)
-        sample = {n: t[:8] for n, t in tangents.items()}
-        self._apply(fn, sample, True)  # vmap's first call traces the map: not representative
+        k = next(iter(tangents.values())).shape[0]
+        third = min(k // 3, 8)
+        cuts = [0, third, 2 * third, 3 * third, k] if third else [0, k, k, k, k]
+        part = [
+            {n: t[cuts[i] : cuts[i + 1]] if third else t for n, t in tangents.items()}
+            for i in range(4)
+        ]
+        results = [self._apply(fn, part[0], True)]
         timings = {}
-        for vectorized in (True, False):
+        for vectorized, tangent in ((True, part[1]), (False, part[2])):
             start = time.perf_counter()
-            self._apply(fn, sample, vectorized)
+            results.append(self._apply(fn, tangent, vectorized))
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             timings[vectorized] = time.perf_counter() - start
         self.vectorize = timings[True] <= timings[False]
+        if not third:
+            return results[0]
+        if k > 3 * third:
+            results.append(self._apply(fn, part[3], self.vectorize))
+        return {n: torch.cat([r[n] for r in results]) for n in results[0]}
 
     def matmat(self, vectors: Tensor) -> Tensor:
         if vectors.shape[0] != self.dim:
@@ -361,12 +376,13 @@ class EmpiricalRiskOperator(CurvatureOperator):
             for start in range(0, vectors.shape[1], self.max_vectors):
                 block = vectors[:, start : start + self.max_vectors].to(self.compute_dtype)
                 tangents = self.space.unflatten(block)
-                if self.vectorize == "auto" and block.shape[1] > 1:
-                    self._calibrate(tangents)
-                vectorized = self.vectorize is not False
+                calibrate = self.vectorize == "auto" and block.shape[1] > 1
                 for index, (weight, inputs, targets) in enumerate(self._weights()):
                     fn = self._map_for(index, inputs, targets)
-                    result = self._apply(fn, tangents, vectorized)
+                    if calibrate and index == 0:
+                        result = self._calibrate(fn, tangents)
+                    else:
+                        result = self._apply(fn, tangents, self.vectorize is not False)
                     out[:, start : start + block.shape[1]] += (
                         weight * self.space.flatten(result, batched=True).double()
                     )
@@ -530,7 +546,10 @@ class EmpiricalFisherOperator(EmpiricalRiskOperator):
         )
         has_bn = any(isinstance(m, _BATCHNORM) for m in self.model.modules())
         if has_bn and self.mode == "train":
-            raise ValueError("per-sample gradients of a BatchNorm network need mode='eval'")
+            raise CurvatureInputError(
+                "per-sample gradients of a BatchNorm network need mode='eval' (--mode eval): in "
+                "train mode BatchNorm couples the samples of a batch"
+            )
 
     def _per_sample_grads(self, inputs: Tensor, targets: Tensor) -> Iterator[Tensor]:
         """Per-sample gradients as (P, c) float64 matrices, c ≤ ``sample_chunk``."""

@@ -354,6 +354,7 @@ class CurvatureSpec:
     filter_normalize: bool
     cache: bool
     vectorize: bool
+    dtype: str
 
     def __post_init__(self) -> None:
         bad = [m for m in self.hessian_modes if m not in HESSIAN_MODES]
@@ -374,11 +375,11 @@ def load_checkpoint(path: str) -> dict[str, Any]:
 
 
 def hessian_operator(model: Any, x: Any, y: Any, mode: str, spec: CurvatureSpec) -> Any:
-    """The float64 full-batch Hessian operator of ``model`` (already filter-normalized and,
-    for ``frozen``, carrying the whole-subset statistics) in BN mode ``mode``."""
-    import torch
-
+    """The full-batch Hessian operator of ``model`` (already filter-normalized and, for
+    ``frozen``, carrying the whole-subset statistics) in BN mode ``mode``, its products
+    computed in ``spec.dtype`` and accumulated in float64."""
     from curvlab.curvature import HessianOperator
+    from curvlab.runtime import torch_dtype
 
     if mode == "batch":
         size, op_mode = spec.batch, "train"
@@ -392,7 +393,7 @@ def hessian_operator(model: Any, x: Any, y: Any, mode: str, spec: CurvatureSpec)
         cross_entropy,
         batches,
         mode=op_mode,
-        dtype=torch.float64,
+        dtype=torch_dtype(spec.dtype),
         cache=spec.cache,
         vectorize=spec.vectorize,
     )
@@ -404,9 +405,11 @@ def run_curvature(spec: CurvatureSpec, device: str = "cpu") -> pd.DataFrame:
     Rows (``draw`` −1 and ``index`` 0 where not applicable): ``node``/``weight`` (SLQ, per
     draw and node), ``eig``/``residual`` (top eigenpairs, largest first), ``rho`` (index = K:
     ‖P_K g‖²/‖g‖² with g the full-batch gradient in the same mode), ``loss``, ``grad_norm``,
-    ``n_params``, ``n_hessian`` (samples), and timings ``setup_s`` (operator, determinism check,
-    gradient), ``slq_s`` (SLQ, including building cached linearizations), ``topk_s``
-    (eigenvectors and their residuals) and ``hvp_s`` (slq_s per Hessian-vector product).
+    ``n_params``, ``n_hessian`` (samples), ``orthogonality`` and ``projections`` (the SLQ
+    Lanczos basis's estimated orthogonality and reorthogonalization work), and timings
+    ``setup_s`` (operator, determinism check, gradient), ``slq_s`` (SLQ, including building
+    cached linearizations), ``topk_s`` (eigenvectors and their residuals) and ``hvp_s`` (slq_s
+    per Hessian-vector product).
     """
 
     x_np, y_np = load_subset(
@@ -483,6 +486,10 @@ def _curvature_at(
                 "hvp_s": hvp,
                 "slq_s": t4 - t3,
                 "topk_s": t5 - t4,
+                # Lanczos's own accuracy record: the ω-estimate of the largest |q_iᵀq_j| kept
+                # and the basis vectors projected out (partial reorthogonalization).
+                "orthogonality": q.orthogonality,
+                "projections": q.projections,
             }
             rows += [(mode, k, -1, 0, float(v)) for k, v in scalars.items()]
             log.info(
@@ -506,11 +513,11 @@ def _curvature_at(
 def _spectrum(op: Any, spec: CurvatureSpec, step: int) -> tuple[Any, Any, float]:
     """SLQ quadrature of every draw and the top eigenpairs; returns the time SLQ ended.
 
-    With ``topk_steps`` None the eigenpairs are the top Ritz pairs of SLQ's draw 0 (a
-    Lanczos run with full reorthogonalization from a random start, as in the paper's code; needs
-    ``lanczos_steps`` ≥ 3·``top_eigs`` to converge), with residuals measured by one more
-    product, as :func:`curvlab.curvature.topk` does; otherwise a separate
-    :func:`~curvlab.curvature.topk` run of ``topk_steps``.
+    With ``topk_steps`` None the eigenpairs are the top Ritz pairs of SLQ's draw 0 (a Lanczos
+    run from a random start, partially reorthogonalized: the same Ritz values as the full
+    reorthogonalization of the paper's code; needs ``lanczos_steps`` ≥ 3·``top_eigs`` to
+    converge), with residuals measured by one more product, as :func:`curvlab.curvature.topk`
+    does; otherwise a separate :func:`~curvlab.curvature.topk` run of ``topk_steps``.
     """
     import torch
 
@@ -521,13 +528,14 @@ def _spectrum(op: Any, spec: CurvatureSpec, step: int) -> tuple[Any, Any, float]
         t = time.perf_counter()
         return q, topk(op, spec.top_eigs, steps=spec.topk_steps, seed=_seed(spec, "topk", step)), t
     start = rademacher(op.dim, spec.draws, _seed(spec, "slq", step), device=op.device)
-    run = lanczos(op.matmat, start, spec.lanczos_steps, reorthogonalize=True, return_vectors=True)
-    nodes, weights = [], []
-    for d in range(spec.draws):
-        theta, vecs = run.ritz(d)
-        nodes.append(theta.cpu().numpy())
-        weights.append((vecs[0] ** 2).cpu().numpy())
-    q = Quadrature(nodes, weights, op.dim, int(run.lengths.max()))
+    run = lanczos(
+        op.matmat,
+        start,
+        spec.lanczos_steps,
+        return_vectors=True,
+        product_dtype=op.compute_dtype,
+    )
+    q = Quadrature.from_lanczos(run, op.dim)
     t = time.perf_counter()
     theta, s = run.ritz(0)
     order = torch.argsort(theta, descending=True)[: spec.top_eigs]
@@ -634,7 +642,7 @@ def run_validation(spec: ValidationSpec, device: str = "cpu") -> pd.DataFrame:
                 eta=spec.eta, seed=spec.seed, checkpoint_dir="", steps=[0], hessian_modes=["none"],
                 hessian_samples=None, batch=spec.batch, hessian_batch=len(x),
                 lanczos_steps=spec.lanczos_steps, draws=spec.draws, top_eigs=10, topk_steps=None,
-                ks=[10], filter_normalize=False, cache=True, vectorize=True,
+                ks=[10], filter_normalize=False, cache=True, vectorize=True, dtype="float64",
             ),
         )  # fmt: skip
         t0 = time.perf_counter()

@@ -207,6 +207,7 @@ def curvature_jobs(config: dict[str, Any]) -> list[Job]:
                 "filter_normalize": bool(c["filter_normalize"]),
                 "cache": bool(c["cache"]),
                 "vectorize": bool(c["vectorize"]),
+                "dtype": c["dtype"],
             }
             jobs.append(
                 Job(
