@@ -1128,7 +1128,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batchings", default="1,4", help="data split into this many batches (a)")
     p.add_argument("--slq-batchings", default="1", help="the same for parts (b) and (c), e.g. 1,4")
     p.add_argument(
-        "--skip", default="", help="comma-separated libraries to leave out, e.g. curvlinops"
+        "--skip",
+        default="",
+        help="comma-separated libraries or row labels to leave out, e.g. "
+        "'curvlinops,curvlab slq seed 1'",
     )
     p.add_argument("--samples", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=5)
@@ -1173,7 +1176,7 @@ def plan(args: argparse.Namespace, settings: Settings) -> list[Task]:
             if "trace" in parts:
                 tasks += trace_tasks(model, b)
     skip = set(filter(None, args.skip.split(",")))
-    return [t for t in tasks if t.library not in skip]
+    return [t for t in tasks if t.library not in skip and t.label not in skip]
 
 
 def report(rows: list[dict], info: dict, data_note: str) -> str:

@@ -149,9 +149,10 @@ def lanczos(
     memory and the traffic of reorthogonalization, at the price of orthogonality ~1e-7 (full) or
     ~√ε₃₂ ≈ 3e-4 (partial) instead of ~1e-15 or ~1e-8.
 
-    Reorthogonalization is classical Gram–Schmidt against all stored vectors, repeated once
-    more for the draws whose vector lost more than 1 − 1/√2 of its norm in the first pass
-    (the Daniel–Gragg–Kaufman–Stewart criterion), which is what "twice is enough" needs.
+    Reorthogonalization is classical Gram–Schmidt against the chosen stored vectors (all of them
+    under ``"full"``), repeated once more for a draw whose vector lost more than 1 − 1/√2 of
+    its norm in the first pass (the Daniel–Gragg–Kaufman–Stewart criterion), which is what
+    "twice is enough" needs.
     """
     start = start.to(torch.float64)
     dim, k = start.shape
