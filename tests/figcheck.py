@@ -1,14 +1,16 @@
 """Print-size and legibility checks for one matplotlib figure (issue 19).
 
 A figure passes when it fits the report's column (≤ 7 in, ≤ 3 panels per row), every visible
-text is 7–9 pt, no text shows raw TeX (``_`` or ``^`` outside ``$…$``), and no legend or text
-box inside an axes covers plotted data. Used by tests/test_figures_check.py on tiny tables, and
+text is 7–9 pt, no text shows raw TeX (``_`` or ``^`` outside ``$…$``) or a combining accent,
+no legend or text box inside an axes covers plotted data, and the titles and axis labels of
+different panels do not run into each other. Used by tests/test_figures_check.py on tiny tables, and
 handy on real tables: ``problems(fig)`` lists what is wrong.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -94,6 +96,9 @@ def _text_problems(fig: Figure) -> list[str]:
         plain = MATH.sub("", t.get_text())
         if "_" in plain or "^" in plain:
             found.append(f"raw TeX outside $…$ in {t.get_text()!r}")
+        # A combining accent merges away in the plot fonts (Θ̂ printed as Θ): use \hat etc.
+        if any(unicodedata.combining(c) for c in plain):
+            found.append(f"combining accent outside $…$ in {t.get_text()!r}")
     return found
 
 
