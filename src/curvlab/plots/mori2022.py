@@ -652,7 +652,7 @@ def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None
     legend_below(fig, ncol=3)
     caption = (
         "Beyond the paper: the first-passage times of Fig. 3b on a semi-log axis against the "
-        "barrier ΔL/L* = c − 1, one column per d, one colour per data set. Solid: weighted "
+        "barrier ΔL/L* = c − 1, one column per d, coloured by d as in Fig. 3b, one marker per data set. Solid: weighted "
         "two-parameter Arrhenius fits ln t_p = a + k(c − 1); dashed: power-law fits "
         "ln t_p = a + s ln c (a straight line would be Arrhenius); dotted grey: Arrhenius with "
         "the noise frozen at its value at θ* (temperature ηh*L*/B, k = B/(ηh*)), through the "
