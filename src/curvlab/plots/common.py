@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from math import ceil
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +21,9 @@ matplotlib.use("Agg")  # no display on workers and CI
 
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.legend import Legend
 
 from curvlab.io import atomic_path, write_text_atomic
 
@@ -35,9 +39,80 @@ class FigureRecord:
     pdf: str
 
 
+#: The report's column width (in): figures are drawn at their printed size, so that the font
+#: sizes below are the sizes on the page.
+WIDTH = 7.0
+#: Height of one row of panels (in).
+ROW_HEIGHT = 2.4
+#: More panels than this in a row would be too narrow to read at :data:`WIDTH`.
+MAX_COLS = 3
+
+
 def setup_style() -> None:
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 160, "savefig.bbox": "tight"})
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 200,
+            "savefig.bbox": "tight",
+            # Constrained layout makes room for labels and for legends placed outside.
+            "figure.constrained_layout.use": True,
+            "font.size": 8,
+            "axes.titlesize": 8.5,
+            "axes.labelsize": 8,
+            "figure.titlesize": 9,
+            "xtick.labelsize": 7,
+            "ytick.labelsize": 7,
+            "legend.fontsize": 7,
+            "legend.title_fontsize": 7,
+        }
+    )
+
+
+def panels(
+    n: int,
+    *,
+    ncols: int | None = None,
+    width: float = WIDTH,
+    row_height: float = ROW_HEIGHT,
+    **subplots: object,
+) -> tuple[plt.Figure, list[Axes]]:
+    """A figure of ``n`` panels, at most :data:`MAX_COLS` per row, row by row; the cells a
+    last, shorter row leaves empty are removed."""
+    ncols = min(n, MAX_COLS) if ncols is None else ncols
+    nrows = ceil(n / ncols)
+    fig, grid = plt.subplots(
+        nrows, ncols, figsize=(width, row_height * nrows), squeeze=False, **subplots
+    )
+    cells = list(grid.ravel())
+    for ax in cells[n:]:
+        ax.remove()
+    return fig, cells[:n]
+
+
+def handles(*axes: Axes) -> dict[str, Artist]:
+    """The labelled artists of ``axes``, one per label (the first), in drawing order."""
+    found: dict[str, Artist] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            found.setdefault(label, handle)
+    return found
+
+
+def legend_below(
+    fig: plt.Figure, entries: dict[str, Artist] | None = None, ncol: int = 3, **kw: object
+) -> Legend:
+    """One legend under the panels, outside every axes, so it covers no data; ``entries``
+    defaults to the labelled artists of every axes."""
+    entries = handles(*fig.get_axes()) if entries is None else entries
+    return fig.legend(
+        list(entries.values()), list(entries), loc="outside lower center", ncol=ncol, **kw
+    )
+
+
+def legend_right(ax: Axes, **kw: object) -> Legend:
+    """The legend of ``ax`` beside it, outside the data area."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kw)
 
 
 def save_figure(fig: plt.Figure, outdir: str | os.PathLike[str], fig_id: str) -> tuple[str, str]:

@@ -28,12 +28,25 @@ from curvlab.measures.du2018 import (
     wide,
 )
 from curvlab.papers.du2018 import TITLE
-from curvlab.plots.common import FigureRecord, render_figures, setup_style
+from curvlab.plots.common import (
+    FigureRecord,
+    legend_below,
+    legend_right,
+    panels,
+    render_figures,
+    setup_style,
+)
 from curvlab.theory.du import rank1_linear_rate
 
 DOCS = "docs/papers/du2018.md"
 
 INIT_COLORS = {"balanced": "C0", "unbalanced": "C3"}
+#: Words for the factorization studies of the tables.
+STUDY = {
+    "decaying": "decaying steps",
+    "paper_schedule": "paper's schedule",
+    "constant": "constant step",
+}
 
 
 def _spec_of(frame: pd.DataFrame, **match) -> dict:
@@ -96,7 +109,7 @@ def _plot_diverged(ax, runs: pd.DataFrame) -> list[str]:
     for (eta, seed), run in runs[runs["diverged"]].groupby(["eta", "seed"]):
         loss = wide(run)[("loss", 0)]
         last = int(loss.index.max())
-        _diverged_curve(ax, loss, f"η = {eta:g}, seed {seed}: diverged at step {last}")
+        _diverged_curve(ax, loss, rf"$\eta$ = {eta:g}, seed {seed}: diverged at step {last}")
         notes.append(f"η = {eta:g} (seed {seed}) diverged at step {last}")
     return notes
 
@@ -104,9 +117,8 @@ def _plot_diverged(ax, runs: pd.DataFrame) -> list[str]:
 def fig_norms(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
     runs = net[net["experiment"] == "network"]
     inits = sorted(runs["init"].unique())
-    fig, axes = plt.subplots(
-        2, len(inits), figsize=(5.2 * len(inits), 6.4), sharex=True, squeeze=False
-    )
+    fig, cells = panels(2 * len(inits), ncols=len(inits), sharex=True)
+    axes = np.reshape(cells, (2, len(inits)))
     diverged: list[str] = []
     for j, init in enumerate(inits):
         sub = runs[runs["init"] == init]
@@ -115,21 +127,21 @@ def fig_norms(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
             ok = [wide(r) for _, r in sub[(sub["eta"] == eta) & ~sub["diverged"]].groupby("seed")]
             if not ok:
                 continue
-            suffix = f", η = {eta:g}" if len(etas) > 1 else ""
+            suffix = rf", $\eta$ = {eta:g}" if len(etas) > 1 else ""
             ls = LINESTYLES[k % len(LINESTYLES)]
             for h in sorted(h for q, h in ok[0].columns if q == "w_sq_norm"):
                 x, ys = _stack(ok, ("w_sq_norm", h))
-                _band(axes[0, j], x, ys, f"C{h - 1}", f"‖W{h}‖²{suffix}", linestyle=ls)
+                _band(axes[0, j], x, ys, f"C{h - 1}", rf"$\|W_{h}\|^2${suffix}", linestyle=ls)
             x, ys = _stack(ok, ("loss", 0))
             _band(axes[1, j], x, ys, "k", f"training loss{suffix}", linestyle=ls)
         diverged += [f"{init}: {n}" for n in _plot_diverged(axes[1, j], sub)]
-        axes[0, j].set(
-            yscale="log", title=f"{init} initialization", ylabel="squared Frobenius norm ‖W_h‖_F²"
+        axes[0, j].set(yscale="log", title=f"{init} initialization", ylabel=r"$\|W_h\|_F^2$")
+        axes[1, j].set(
+            yscale="log",
+            xlabel="GD iteration $t$",
+            ylabel=r"loss $L = \frac{1}{2N}\sum\|f - y\|^2$",
         )
-        axes[1, j].set(yscale="log", xlabel="GD iteration t", ylabel="loss L(t) (1/2N)Σ‖f−y‖²")
-        axes[0, j].legend(fontsize=7)
-        axes[1, j].legend(fontsize=7)
-    fig.tight_layout()
+    legend_below(fig, ncol=4)
     seeds = sorted(runs["seed"].unique().tolist())
     caption = (
         "Layer norms and loss under full-batch GD, balanced vs unbalanced initialization (lines: "
@@ -150,9 +162,8 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
     main = net[(net["experiment"].isin(["network", "large_eta"])) & ~net["diverged"]]
     inits = sorted(main["init"].unique())
     band = bounds(scale)
-    fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 3.8), squeeze=False)
-    for j, init in enumerate(inits):
-        ax = axes[0, j]
+    fig, axes = panels(len(inits), row_height=2.6)
+    for ax, init in zip(axes, inits, strict=True):
         sub = main[main["init"] == init]
         theory_labelled = False
         for k, ((experiment, eta), group) in enumerate(sub.groupby(["experiment", "eta"])):
@@ -166,7 +177,7 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
                     x,
                     num / den,
                     f"C{h - 1}",
-                    f"‖W{h}‖²/‖W{h + 1}‖², η = {eta:g}",
+                    rf"$\|W_{h}\|^2/\|W_{h + 1}\|^2$, $\eta$ = {eta:g}",
                     linestyle=style,
                 )
                 if experiment == "network":
@@ -179,7 +190,7 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
                         lw=1,
                         label=None
                         if theory_labelled
-                        else "gradient flow: ‖W_h‖²/(‖W_h‖² + D_h(0))",
+                        else r"gradient flow: $\|W_h\|^2/(\|W_h\|^2 + D_h(0))$",
                     )
                     theory_labelled = True
         ax.axhline(1.0, color="grey", lw=0.8)
@@ -188,16 +199,17 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
             ax.axhspan(1 - tol, 1 + tol, color="C2", alpha=0.15, lw=0, label="claim band")
         elif init == "unbalanced":  # the claim unbalanced_ratio: ‖W1‖²/‖W2‖² at the end
             lo, hi = band.unbalanced_ratio.low, band.unbalanced_ratio.high
-            ax.axhspan(lo, hi, color="C2", alpha=0.15, lw=0, label="claim band (‖W1‖²/‖W2‖²)")
+            ax.axhspan(
+                lo, hi, color="C2", alpha=0.15, lw=0, label=r"claim band ($\|W_1\|^2/\|W_2\|^2$)"
+            )
         low, high = ax.get_ylim()
         ax.set(
             yscale="log" if high / max(low, 1e-12) > 5 else "linear",
-            xlabel="GD iteration t",
+            xlabel="GD iteration $t$",
             ylabel="ratio of squared layer norms",
             title=f"{init} initialization",
         )
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    legend_below(fig, ncol=2)
     large = sorted(main.loc[main["experiment"] == "large_eta", "eta"].unique())
     caption = (
         "Ratios of squared layer norms. Dashed: the gradient-flow prediction from the conserved "
@@ -221,7 +233,7 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
 def fig_conservation(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
     main = net[(net["experiment"] == "network") & ~net["diverged"]]
     hs = pairs(wide(next(iter(main.groupby(["init", "seed"])))[1]))
-    fig, axes = plt.subplots(1, len(hs) + 1, figsize=(4.4 * (len(hs) + 1), 3.8))
+    fig, axes = panels(len(hs) + 1, row_height=2.6)
     for (init, seed), run in main.groupby(["init", "seed"]):
         w = wide(run)
         color = INIT_COLORS.get(init, "C2")
@@ -241,28 +253,33 @@ def fig_conservation(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
                 w[("drift_predicted_cum", h)],
                 "k--",
                 lw=0.8,
-                label="Σ η²(‖G_{h+1}‖² − ‖G_h‖²)" if label and init == "balanced" else None,
+                label=r"$\sum\eta^2(\|G_{h+1}\|^2 - \|G_h\|^2)$"
+                if label and init == "balanced"
+                else None,
             )
         res = w[[("identity_residual_max", h) for h in hs]].max(axis=1)
-        axes[-1].plot(w.index, res, color=color, label=label)
+        axes[-1].plot(w.index, res, color=color, label=f"measured, {init}" if label else None)
     for i, h in enumerate(hs):
         axes[i].set(
-            xlabel="GD iteration t",
-            ylabel=f"D_{h}(t) − D_{h}(0)",
-            title=f"D_{h} = ‖W{h + 1}‖² − ‖W{h}‖²",
+            xlabel="GD iteration $t$",
+            ylabel=f"$D_{h}(t) - D_{h}(0)$",
+            title=rf"$D_{h} = \|W_{h + 1}\|^2 - \|W_{h}\|^2$",
         )
-        axes[i].legend(fontsize=7)
+    unit = r"$\varepsilon_{64} \max\|W\|^2$"
     axes[-1].axhline(
-        IDENTITY_PER_STEP.limit, color="k", ls=":", lw=1, label=f"claim: {IDENTITY_PER_STEP}"
+        IDENTITY_PER_STEP.limit,
+        color="k",
+        ls=":",
+        lw=1,
+        label=rf"claim: $\leq$ {IDENTITY_PER_STEP.limit:g} {unit}",
     )
     axes[-1].set(
         yscale="log",
-        xlabel="GD iteration t",
-        ylabel="running max residual [ε₆₄·max‖W‖²]",
+        xlabel="GD iteration $t$",
+        ylabel=f"running max residual [{unit}]",
         title="per-step identity residual",
     )
-    axes[-1].legend(fontsize=7)
-    fig.tight_layout()
+    legend_below(fig, ncol=3)
     caption = (
         "Conservation of D_h under GD. Solid: measured change of D_h; dashed: the exact "
         "discrete-time prediction Σ_s η²(‖G_{h+1}(s)‖² − ‖G_h(s)‖²) (first-order terms cancel by "
@@ -280,14 +297,16 @@ def fig_drift_scaling(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
     if runs.empty:
         return None
     table = drift_table(net)
-    table["pair"] = [f"D_{h}" for h in table["pair"]]
-    fig, ax = plt.subplots(figsize=(5.4, 3.9))
+    # Legend titles and entries in words and math, not column names.
+    table["difference"] = [f"$D_{h}$" for h in table["pair"]]
+    table["initialization"] = table["init"]
+    fig, ax = plt.subplots(figsize=(4.6, 2.6))
     sns.lineplot(
         table,
         x="eta",
         y="drift_per_eta",
-        hue="init",
-        style="pair",
+        hue="initialization",
+        style="difference",
         markers=True,
         palette=INIT_COLORS,
         ax=ax,
@@ -299,11 +318,11 @@ def fig_drift_scaling(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
     ax.set(
         xscale="log",
         yscale="log",
-        xlabel="step size η",
-        ylabel="|D_h(T) − D_h(0)| / η",
-        title="total drift is O(η)",
+        xlabel=r"step size $\eta$",
+        ylabel=r"$|D_h(T) - D_h(0)| / \eta$",
+        title=r"total drift is $O(\eta)$",
     )
-    fig.tight_layout()
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     spec = _spec_of(net, experiment="drift")
     horizon = spec.get("eta", 0) * spec.get("steps", 0)
     caption = (
@@ -321,7 +340,7 @@ def fig_drift_scaling(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
 
 
 def fig_factorization(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
-    fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.0))
+    fig, axes = panels(3, row_height=2.6)
     styles = {"decaying": "-", "paper_schedule": ":", "constant": "-."}
     diverged = []
     for (study, init, eta0, seed), run in mf.groupby(["study", "init", "eta0", "seed"]):
@@ -330,7 +349,7 @@ def fig_factorization(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
         w = wide(run)
         if run["diverged"].iloc[0]:
             last = int(w.index.max())
-            label = f"{study}, {init}, η₀ = {eta0:g}: diverged at step {last}"
+            label = rf"{STUDY[study]}, {init} init, $\eta_0$ = {eta0:g}: diverged at step {last}"
             _diverged_curve(axes[0], w["rel_err"], label, x_min=1)
             diverged.append(f"{study} {init} η₀ = {eta0:g} (seed {seed}) at step {last}")
             continue
@@ -338,7 +357,11 @@ def fig_factorization(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
         color = {"small": "C0", "unbalanced": "C3"}[init]
         if study == "constant":
             color = f"C{4 + int(round(eta0 * 10)) % 5}"
-        label = f"{study}, {init}, η₀ = {eta0:g}" if seed == mf["seed"].min() else None
+        label = (
+            rf"{STUDY[study]}, {init} init, $\eta_0$ = {eta0:g}"
+            if seed == mf["seed"].min()
+            else None
+        )
         axes[0].plot(x, w["rel_err"], color=color, ls=styles.get(study, "-"), lw=1.2, label=label)
         imb = imbalance(w)
         if init == "unbalanced":
@@ -355,27 +378,25 @@ def fig_factorization(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
     axes[0].set(
         xscale="log",
         yscale="log",
-        xlabel="GD iteration t + 1",
-        ylabel="relative error ‖UVᵀ − M‖_F / ‖M‖_F",
+        xlabel="GD iteration $t + 1$",
+        ylabel=r"$\|UV^\top - M\|_F / \|M\|_F$",
         title="convergence",
     )
     axes[1].set(
         xscale="log",
-        xlabel="GD iteration t + 1",
-        ylabel="‖U‖_F² − ‖V‖_F²",
-        title="imbalance (dashed: conserved by gradient flow)",
+        xlabel="GD iteration $t + 1$",
+        ylabel=r"$\|U\|_F^2 - \|V\|_F^2$",
+        title="imbalance (dashed: gradient flow)",
     )
     axes[2].axhline(1.0, color="k", ls="--", lw=0.8)
     axes[2].set(
         xscale="log",
         yscale="log",
-        xlabel="GD iteration t + 1",
-        ylabel="‖U‖_F² / ‖M‖_*",
-        title="balanced optimum has ‖U‖² = ‖M‖_*",
+        xlabel="GD iteration $t + 1$",
+        ylabel=r"$\|U\|_F^2 / \|M\|_*$",
+        title=r"balanced optimum: $\|U\|^2 = \|M\|_*$",
     )
-    for ax in axes:
-        ax.legend(fontsize=6)
-    fig.tight_layout()
+    legend_below(fig, ncol=2)
     shape = _spec_of(mf, study="decaying").get("shape") or _spec_of(mf).get("shape", ["?", "?"])
     caption = (
         f"Matrix factorization ½‖UVᵀ − M‖_F², M = ABᵀ ({shape[0]}×{shape[1]}, rank as in the "
@@ -398,8 +419,8 @@ def fig_rank1(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     runs = mf[(mf["study"] == "rank1") & ~mf["diverged"]]
     if runs.empty:
         return None
-    fig, ax = plt.subplots(figsize=(5.6, 4.0))
-    for i, ((eta0, seed), run) in enumerate(runs.groupby(["eta0", "seed"])):
+    fig, ax = plt.subplots(figsize=(5.0, 2.6))
+    for (eta0, seed), run in runs.groupby(["eta0", "seed"]):
         w = wide(run)
         sigma = float(w["m_sigma1"].iloc[0])
         rate = rank1_linear_rate(eta0 / sigma, sigma)
@@ -410,7 +431,9 @@ def fig_rank1(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
             w["rel_err"],
             color=color,
             lw=1.4,
-            label=f"ησ₁ = {eta0:g}: measured {measured_rate(w['rel_err']):.4f}" if first else None,
+            label=rf"$\eta\sigma_1$ = {eta0:g}: measured {measured_rate(w['rel_err']):.4f}"
+            if first
+            else None,
         )
         e = w["rel_err"]
         start = e[e < 1e-3].index.min()
@@ -421,17 +444,16 @@ def fig_rank1(mf: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
                 e.loc[start] * rate ** (t - start),
                 "k--",
                 lw=0.8,
-                label=f"theory rate {rate:.4f}" if i == 0 else f"{rate:.4f}",
+                label=f"theory rate {rate:.4f}",
             )
     ax.set(
         yscale="log",
         ylim=(1e-17, 2),
-        xlabel="GD iteration t",
-        ylabel="relative error ‖uvᵀ − M‖_F / ‖M‖_F",
+        xlabel="GD iteration $t$",
+        ylabel=r"$\|uv^\top - M\|_F / \|M\|_F$",
         title="rank-1, constant step",
     )
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    legend_right(ax)
     caption = (
         "Rank-1 asymmetric factorization with a constant step converges at a linear rate "
         "(paper: 'globally linear rate'). Dashed: the rate max(|1 − ησ₁|, |1 − 2ησ₁|) of GD "

@@ -19,7 +19,7 @@ import pandas as pd
 from curvlab.curvature.slq import density_grid, kernel_variance, smoothed_density
 from curvlab.measures import ghorbani2019 as m
 from curvlab.papers.ghorbani2019 import TITLE
-from curvlab.plots.common import FigureRecord, render_figures, setup_style
+from curvlab.plots.common import FigureRecord, legend_below, panels, render_figures, setup_style
 
 SIGMA2 = 1e-5
 FLOOR = 1e-7
@@ -32,6 +32,7 @@ BN_LABEL = {
 }
 BN_COLOR = {"none": "C3", "batch": "C0", "population": "C2"}
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+EIGENVALUE = r"eigenvalue $\lambda$"
 
 
 def _specs(frame: pd.DataFrame | None) -> list[dict]:
@@ -108,7 +109,7 @@ def fig_validation(val: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
 
     if val is None or val.empty:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = panels(2, row_height=2.6)
     l1s = {}
     for ax, state in zip(axes, ("init", "trained"), strict=True):
         v = val[val.state == state]
@@ -125,11 +126,11 @@ def fig_validation(val: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
         ax.semilogy(grid, np.maximum(est, FLOOR), "--", color="C1", lw=1.2, label="SLQ")
         l1 = v[(v.quantity == "l1")].set_index("sigma2")["value"]
         l1s[state] = l1
-        ax.set_title(f"{state}: L1 = {l1.get(SIGMA2, np.nan):.3g} at σ² = 1e-5")
-        ax.set_xlabel("eigenvalue λ")
+        ax.set_title(rf"{state}: $L_1$ = {l1.get(SIGMA2, np.nan):.3g} at $\sigma^2 = 10^{{-5}}$")
+        ax.set_xlabel(EIGENVALUE)
         ax.set_ylim(FLOOR, None)
-    axes[0].set_ylabel("smoothed density φ_σ(λ)")
-    axes[0].legend(loc="upper right")
+    axes[0].set_ylabel(r"smoothed density $\varphi_\sigma(\lambda)$")
+    legend_below(fig, ncol=2)
     specs = _specs(val)
     s = specs[0] if specs else {}
     n_params = int(val[val.quantity == "n_params"]["value"].iloc[0])
@@ -148,7 +149,6 @@ def fig_validation(val: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
         "Ritz values match to double precision, the smoothed density does not (where the "
         "bulk is broad, at initialization, SLQ's few nodes show as separate peaks)."
     )
-    fig.tight_layout()
     return fig, caption
 
 
@@ -170,8 +170,8 @@ def fig_early(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, str] | None
     late = max([s for s in steps if 0 < s <= 400], default=None)
     if late is None:
         return None
-    fig, axes = plt.subplots(1, len(archs), figsize=(5.2 * len(archs), 3.8), squeeze=False)
-    for ax, arch in zip(axes[0], archs, strict=True):
+    fig, axes = panels(len(archs), row_height=2.6)
+    for ax, arch in zip(axes, archs, strict=True):
         for step, color in ((0, "C0"), (late, "C3")):
             nodes, weights = _quadrature(nobn, arch=arch, step=step)
             if not nodes:
@@ -180,10 +180,10 @@ def fig_early(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, str] | None
             ax.semilogy(grid, phi, color=color, lw=1.2, label=f"step {step}")
         ax.axvline(0, color="gray", lw=0.6, ls=":")
         ax.set_title(f"{arch}, no BN")
-        ax.set_xlabel("eigenvalue λ")
+        ax.set_xlabel(EIGENVALUE)
         ax.set_ylim(FLOOR, None)
-        ax.legend()
-    axes[0][0].set_ylabel("smoothed density (log)")
+    axes[0].set_ylabel("smoothed density (log)")
+    legend_below(fig, ncol=2)
     caption = (
         f"Spectral density of the full-batch Hessian at initialization (blue) and at step "
         f"{late} (red), networks without BN, seed {int(nobn.seed.min())} (paper: ResNet-32 on "
@@ -192,7 +192,6 @@ def fig_early(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, str] | None
         f"neg_mass measure it on the SLQ quadrature, never on the smoothed density below 0: {DOCS}, "
         "Corrections 6). Kernel variance σ²·max(1, λmax − λmin), σ² = 1e-5, per curve. " + setting
     )
-    fig.tight_layout()
     return fig, caption
 
 
@@ -206,9 +205,8 @@ def fig_through_training(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, 
     steps = sorted(prim.step.unique())
     cmap = plt.get_cmap("viridis")
     colors = {s: cmap(i / max(1, len(steps) - 1)) for i, s in enumerate(steps)}
-    fig, axes = plt.subplots(
-        len(archs), len(bns), figsize=(4.6 * len(bns), 3.4 * len(archs)), squeeze=False
-    )
+    fig, cells = panels(len(archs) * len(bns), ncols=len(bns))
+    axes = np.reshape(cells, (len(archs), len(bns)))
     for r, arch in enumerate(archs):
         for c, bn in enumerate(bns):
             ax = axes[r][c]
@@ -218,11 +216,11 @@ def fig_through_training(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, 
                     continue
                 grid, phi = _density(nodes, weights)
                 ax.semilogy(grid, phi, color=colors[step], lw=1.0, label=f"step {step}")
-            ax.set_title(f"{arch}: {BN_LABEL[bn]}", fontsize=9)
+            ax.set_title(f"{arch}\n{BN_LABEL[bn]}")
             ax.set_ylim(FLOOR, None)
-            ax.set_xlabel("eigenvalue λ")
+            ax.set_xlabel(EIGENVALUE)
         axes[r][0].set_ylabel("smoothed density (log)")
-    axes[0][-1].legend(fontsize=7, loc="upper right")
+    legend_below(fig, ncol=min(len(steps), 6))
     caption = (
         "Hessian spectral densities through training (colour = checkpoint), without BN, with "
         "BN and with population BN, seed "
@@ -234,7 +232,6 @@ def fig_through_training(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, 
         "per curve: so narrow that, with few SLQ draws, every Ritz node of the bulk shows as "
         "its own peak. " + setting
     )
-    fig.tight_layout()
     return fig, caption
 
 
@@ -251,7 +248,8 @@ def fig_gradient(
     drops = m.lr_drops(train)
     rho = f"rho{K}"
     bound = m.RHO_NOBN
-    fig, axes = plt.subplots(len(archs), 2, figsize=(10, 3.4 * len(archs)), squeeze=False)
+    fig, cells = panels(2 * len(archs), ncols=2)
+    axes = np.reshape(cells, (len(archs), 2))
     for r, arch in enumerate(archs):
         a = st[st.arch == arch]
         for bn in ("none", "batch", "population"):
@@ -270,20 +268,22 @@ def fig_gradient(
                     w.step, w[rho], "o", mfc="none", mec="k", ms=10, mew=1.2,
                     label="no BN, in the progress window",
                 )  # fmt: skip
-        axes[r][0].axhline(bound.limit, color="k", ls=":", lw=0.9, label=f"claim: ρ{K} {bound}")
+        axes[r][0].axhline(
+            bound.limit, color="k", ls=":", lw=0.9, label=rf"claim: $\rho_{{{K}}}$ {bound}"
+        )
         for ax in axes[r]:
             ax.set_xscale("symlog", linthresh=50)
             ax.set_xlim(-5, 1.2 * max(a.step.max(), 1))
             ax.set_xlabel("training step")
             for d in drops:
                 ax.axvline(d, color="gray", ls="--", lw=0.8)
-        axes[r][0].set_ylabel(f"ρ{K} = ‖P{K} g‖² / ‖g‖²")
+        axes[r][0].set_ylabel(rf"$\rho_{{{K}}} = \|P_{{{K}}}\, g\|^2 / \|g\|^2$")
         axes[r][0].set_ylim(0, 1.02)
-        axes[r][0].set_title(f"{arch}: gradient in the top-{K} eigenspace", fontsize=9)
-        axes[r][1].set_ylabel("λmax")
+        axes[r][0].set_title(f"{arch}: gradient in the top-{K} eigenspace")
+        axes[r][1].set_ylabel(r"$\lambda_\mathrm{max}$")
         axes[r][1].set_yscale("log")
-        axes[r][1].set_title(f"{arch}: largest Hessian eigenvalue", fontsize=9)
-    axes[0][0].legend(fontsize=7)
+        axes[r][1].set_title(f"{arch}: largest Hessian eigenvalue")
+    legend_below(fig, ncol=3)
     caption = (
         f"Left: fraction ρ{K} of the squared norm of the full-batch gradient g (in the same BN "
         f"mode as the Hessian) in the span of the top-{K} Hessian eigenvectors (K = number of "
@@ -294,7 +294,6 @@ def fig_gradient(
         "smaller with BN, partly back with population BN; after the fit the no-BN ρ collapses "
         f"({DOCS}, Corrections 5); λmax does not rise after a drop (Corrections 8). " + setting
     )
-    fig.tight_layout()
     return fig, caption
 
 
@@ -304,8 +303,8 @@ def fig_loss(train: pd.DataFrame | None, setting: str) -> tuple[plt.Figure, str]
     t = m.full_loss(train)
     archs = sorted(t.arch.unique())
     drops = m.lr_drops(train)
-    fig, axes = plt.subplots(1, len(archs), figsize=(5.2 * len(archs), 3.6), squeeze=False)
-    for ax, arch in zip(axes[0], archs, strict=True):
+    fig, axes = panels(len(archs), row_height=2.6)
+    for ax, arch in zip(axes, archs, strict=True):
         for bn in ("none", "batch", "population"):
             b = t[(t.arch == arch) & (t.bn == bn)]
             if b.empty:
@@ -326,8 +325,8 @@ def fig_loss(train: pd.DataFrame | None, setting: str) -> tuple[plt.Figure, str]
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_title(arch)
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("full training loss")
+    axes[0].set_ylabel("full training loss")
+    legend_below(fig, ncol=4)
     caption = (
         "Cross-entropy on the whole un-augmented training subset, every eval_every steps, in "
         "the objective each variant trains (no BN: plain; BN: minibatch statistics over a fixed "
@@ -337,7 +336,6 @@ def fig_loss(train: pd.DataFrame | None, setting: str) -> tuple[plt.Figure, str]
         f"{DOCS}, Corrections 7): population BN trains more slowly at a common η (4–5× the "
         "steps on MLPs); at each variant's best η only 1.2–1.4× (not run here). " + setting
     )
-    fig.tight_layout()
     return fig, caption
 
 

@@ -23,11 +23,24 @@ from curvlab.measures.huh2020 import (
     time_to_threshold,
 )
 from curvlab.papers.huh2020 import METHODS, TITLE
-from curvlab.plots.common import FigureRecord, render_figures, setup_style
+from curvlab.plots.common import (
+    MAX_COLS,
+    ROW_HEIGHT,
+    WIDTH,
+    FigureRecord,
+    handles,
+    legend_below,
+    panels,
+    render_figures,
+    setup_style,
+)
 from curvlab.theory import huh
 
 COLORS = {"gd": "C0", "ngd": "C3", "ngd_d": "C5", "sqrt_ngd": "C2", "sqrt_ngd_d": "C4"}
 STYLES = {"gd": "-", "ngd": "--", "ngd_d": "-.", "sqrt_ngd": ":", "sqrt_ngd_d": (0, (5, 1, 1, 1))}
+#: Words for the Gauss–Newton structures of the tables.
+STRUCTURE = {"full": "full", "block": "block-diagonal"}
+TIME = r"$t = \eta k$"
 
 
 def _specs(frame: pd.DataFrame) -> list[dict]:
@@ -100,12 +113,12 @@ def _stack(runs: Runs, run: str, quantity: str, index: int = 0):
 def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, str]:
     methods = _present(runs)
     seed = runs.seeds(methods[0])[0]
-    fig, axes = plt.subplots(
-        1, len(methods), figsize=(3.5 * len(methods), 4.2), sharey=True, squeeze=False
-    )
+    # One panel per rule and one cell for the legend, which names lines of every panel.
+    fig, cells = panels(len(methods) + 1, sharey=True)
+    axes, key_cell = cells[:-1], cells[-1]
     rank = len(runs.vector(methods[0], seed, "teacher_sv"))
-    handles = {}
-    for ax, m in zip(axes[0], methods, strict=True):
+    keys: dict = {}
+    for ax, m in zip(axes, methods, strict=True):
         s = runs.settings[m]
         sv = runs.block(m, seed, "map_sv")
         keep = sv.index.to_numpy() > 0
@@ -117,9 +130,11 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
             color = f"C{k}" if k < rank else "0.6"
             (line,) = ax.plot(t, sv[k + 1].to_numpy()[keep], color=color, lw=1.8)
             key = (
-                f"s_{k + 1} (simulation)" if k < rank else f"s_{rank + 1}…s_{n_show} (noise modes)"
+                f"$s_{{{k + 1}}}$ (simulation)"
+                if k < rank
+                else rf"$s_{{{rank + 1}}} \ldots s_{{{n_show}}}$ (noise modes)"
             )
-            handles.setdefault(key, line)
+            keys.setdefault(key, line)
             ax.axhline(targets[k], color=color, lw=0.6, ls=(0, (1, 3)))
         t_ode = np.geomspace(t[0], t[-1], 600)
         if s["alpha"] == 1.0:
@@ -127,7 +142,7 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
             line = ax.plot(
                 t_ode, huh.exponential_map(t_ode, s0, targets, rate), color="k", ls=":", lw=1.0
             )[0]
-            handles.setdefault("closed form ŝ − (ŝ − s₀)e^{−ct} from t = 0", line)
+            keys.setdefault(r"closed form $\hat s - (\hat s - s_0)e^{-ct}$ from $t = 0$", line)
             t_c = clip_off_time(runs, m, seed)
             proj = runs.block(m, seed, "proj_target")
             start = proj[proj.index >= t_c - 1e-12].iloc[0]
@@ -139,32 +154,26 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
                 huh.euler_rate(rate, s["eta"]),
             )
             line = ax.plot(t_after, restarted, color="k", ls="--", lw=1.0)[0]
-            handles.setdefault("closed form restarted at clip-off (Euler rate)", line)
+            keys.setdefault("closed form restarted at clip-off (Euler rate)", line)
             line = ax.axvline(t_c, color="red", lw=0.8, ls="-.")
-            handles.setdefault("last clipped step", line)
+            keys.setdefault("last clipped step", line)
         else:
             ode = huh.integrate_balanced(
                 s0, targets, s["alpha"], s["structure"], depth, t_ode, eps=s["eps"]
             )
             line = ax.plot(t_ode, ode, color="k", ls="--", lw=1.0)[0]
-            handles.setdefault("mode ODE from s₀ (numerical)", line)
+            keys.setdefault("mode ODE from $s_0$ (numerical)", line)
         ax.set(
             xscale="log",
             yscale="log",
             ylim=(max(s0 / 5, 1e-6), 2 * targets[0]),
-            xlabel="t = ηk",
-            title=f"{LABELS[m]} (α = {s['alpha']:g}, {s['structure']})",
+            xlabel=TIME,
+            title=rf"{LABELS[m]} ($\alpha = {s['alpha']:g}$, {STRUCTURE[s['structure']]})",
         )
-    axes[0, 0].set_ylabel("singular values s_k of the map W = W_d⋯W_1")
-    fig.legend(
-        handles.values(),
-        handles.keys(),
-        loc="lower center",
-        ncol=4,
-        fontsize=8,
-        bbox_to_anchor=(0.5, -0.02),
-    )
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    for ax in axes[::MAX_COLS]:  # the first panel of each row
+        ax.set_ylabel(r"singular values $s_k$ of $W = W_d \cdots W_1$")
+    key_cell.axis("off")
+    key_cell.legend(keys.values(), keys.keys(), loc="center", frameon=False)
     caption = (
         f"Map singular values s_k(t) of W = W_d⋯W_1 for seed {seed} (colored: the {rank} largest, "
         f"grey: the next {n_show - rank}, which fit the noise in Σ̂ = (1/P)YXᵀ; dotted horizontal "
@@ -186,7 +195,7 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
 
 def fig_losses(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
     methods = _present(runs)
-    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.3))
+    fig, axes = panels(2, row_height=2.6)
     floor_train = np.mean(
         [runs.constant(methods[0], s, "train_loss_floor") for s in runs.seeds(methods[0])]
     )
@@ -214,25 +223,23 @@ def fig_losses(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
         color="k",
         lw=0.7,
         ls=":",
-        label=f"{TRAIN_THRESHOLD:g} × initial excess",
+        label=rf"{TRAIN_THRESHOLD:g} $\times$ initial excess",
     )
     axes[0].set(
         xscale="log",
         yscale="log",
-        xlabel="t = ηk",
-        ylabel="training loss − its minimum  (1/2P)‖Y − WX‖² − min",
-        title="training loss",
+        xlabel=TIME,
+        ylabel=r"$\frac{1}{2P}\|Y - WX\|^2 - \min$",
+        title="training loss above its minimum",
     )
-    axes[1].axhline(floor_test, color="k", lw=0.7, ls="--", label="noise floor Nσ_z²/2")
+    axes[1].axhline(floor_test, color="k", lw=0.7, ls="--", label=r"noise floor $N\sigma_z^2/2$")
     axes[1].set(
         xscale="log",
-        xlabel="t = ηk",
-        ylabel="population test loss ½‖W − W_teacher‖² + Nσ_z²/2",
-        title="test loss (dots: minimum over t of each seed)",
+        xlabel=TIME,
+        ylabel=r"$\frac{1}{2}\|W - W_\mathrm{teacher}\|^2 + N\sigma_z^2/2$",
+        title="population test loss (dots: minimum of each seed)",
     )
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    legend_below(fig, ncol=4)
     caption = (
         "Training and test loss against time (log time axis; lines: mean over seeds, bands: "
         "min–max). "
@@ -254,15 +261,19 @@ def fig_losses(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
 def fig_paths(runs: Runs, modes: pd.DataFrame | None, scale: str) -> tuple[plt.Figure, str]:
     methods = _present(runs)
     has_modes = modes is not None and len(modes) and (modes["variant"] == "flow").any()
-    fig = plt.figure(figsize=(3.4 * len(methods), 8.0 if has_modes else 3.9), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.1, 1]) if has_modes else (None, fig)
+    norm_rows = math.ceil((len(methods) + 1) / MAX_COLS)
+    height = ROW_HEIGHT * norm_rows + 0.4
+    fig = plt.figure(figsize=(WIDTH, height + (ROW_HEIGHT + 0.9 if has_modes else 0)))
+    top, bottom = (
+        fig.subfigures(2, 1, height_ratios=[ROW_HEIGHT + 0.9, height]) if has_modes else (None, fig)
+    )
     caption_modes = ""
     if has_modes:
         flow = modes[(modes["variant"] == "flow")]
         seed = int(flow["seed"].min())
         flow = flow[flow["seed"] == seed]
         n_modes = int(flow["mode"].max())
-        axes = top.subplots(1, n_modes, squeeze=False)[0]
+        axes = top.subplots(1, n_modes, squeeze=False)[0]  # ≤ 3 modes: the teacher's rank
         for k, ax in enumerate(axes, start=1):
             rows = flow[flow["mode"] == k]
             for m in methods:
@@ -290,14 +301,13 @@ def fig_paths(runs: Runs, modes: pd.DataFrame | None, scale: str) -> tuple[plt.F
             ax.axhline(1.0, color="k", lw=0.6)
             ax.set(
                 xscale="log",
-                xlabel=f"map value s_{k} of mode {k} (dotted: ŝ_{k} = {target:.3g})",
-                ylabel="σ_i / s^{1/d}  (1 = balanced)" if k == 1 else None,
-                title=f"mode {k}: one curve per layer i = 1…d",
+                xlabel=rf"map value $s_{k}$ (dotted: $\hat s_{k} = {target:.3g}$)",
+                ylabel=r"$\sigma_i / s^{1/d}$ (1 = balanced)" if k == 1 else None,
+                title=f"mode {k}: one curve per layer",
             )
-        axes[0].legend(fontsize=7)
+        legend_below(top, ncol=5)
         top.suptitle(
-            "aligned network, gradient flow: each mode's layer values against its map value",
-            fontsize=10,
+            "aligned network, gradient flow: each mode's layer values against its map value"
         )
         spread = modes.attrs.get("provenance", {}).get("aggregate_of", {})
         spec = next(iter(spread.values()), {}).get("config", {})
@@ -312,7 +322,11 @@ def fig_paths(runs: Runs, modes: pd.DataFrame | None, scale: str) -> tuple[plt.F
             "leave it. [corrected] The same path holds per mode; the joint paths of "
             "the random-init network differ (claims joint_paths_differ, same_path_per_mode_*). "
         )
-    axes = bottom.subplots(1, len(methods), sharey=True, squeeze=False)[0]
+    # One panel per rule and one cell for the legend of the layers.
+    cells = list(bottom.subplots(norm_rows, MAX_COLS, sharey=True, squeeze=False).ravel())
+    for cell in cells[len(methods) + 1 :]:
+        cell.remove()
+    axes, key_cell = cells[: len(methods)], cells[len(methods)]
     seed = runs.seeds(methods[0])[0]
     for ax, m in zip(axes, methods, strict=True):
         norms = runs.block(m, seed, "layer_norm")
@@ -320,18 +334,19 @@ def fig_paths(runs: Runs, modes: pd.DataFrame | None, scale: str) -> tuple[plt.F
         keep = t > 0
         for i in norms.columns:
             ax.plot(
-                t[keep], norms[i].to_numpy()[keep], color=f"C{i - 1}", lw=1.4, label=f"‖W_{i}‖_F"
+                t[keep],
+                norms[i].to_numpy()[keep],
+                color=f"C{i - 1}",
+                lw=1.4,
+                label=rf"$\|W_{i}\|_F$",
             )
         ratio = float(norms.iloc[-1].max() / norms.iloc[-1].min())
-        ax.set(
-            xscale="log",
-            xlabel="t = ηk",
-            title=f"{LABELS[m]}: end max/min = {ratio:.3f}",
-        )
-        ax.title.set_fontsize(9)
-    axes[0].set_ylabel("layer norm ‖W_i‖_F")
-    axes[0].legend(fontsize=7)
-    bottom.suptitle(f"random init, seed {seed}: layer norms over time", fontsize=10)
+        ax.set(xscale="log", xlabel=TIME, title=f"{LABELS[m]}: end max/min = {ratio:.3f}")
+    for ax in axes[::MAX_COLS]:
+        ax.set_ylabel(r"layer norm $\|W_i\|_F$")
+    key_cell.axis("off")
+    key_cell.legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
+    bottom.suptitle(f"random init, seed {seed}: layer norms over time")
     caption = (
         f"Parameter paths. {caption_modes}Bottom: Frobenius norms of the four layers of the "
         f"random-init network (seed {seed}); panel titles give max_i/min_i ‖W_i‖_F at the end "
@@ -347,7 +362,7 @@ def fig_paths(runs: Runs, modes: pd.DataFrame | None, scale: str) -> tuple[plt.F
 
 def fig_speed(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
     methods = _present(runs)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4))
+    fig, axes = panels(2, row_height=2.6)
     seed = runs.seeds(methods[0])[0]
     clip_notes = []
     for m in methods + [c for c in ("ngd_unclipped", "ngd_d_unclipped") if runs.has(c)]:
@@ -388,40 +403,33 @@ def fig_speed(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
         }
     )
     for cap in caps:
-        axes[0].axhline(cap, color="red", lw=0.8, ls="--", label=f"cap/η = {cap:g}")
+        axes[0].axhline(cap, color="red", lw=0.8, ls="--", label=rf"cap$/\eta$ = {cap:g}")
     axes[0].set(
         xscale="log",
         yscale="log",
-        xlabel="t = η(k + 1)",
-        ylabel="parameter speed ‖v‖ = ‖Δθ‖/η (unclipped rule)",
-        title="update speed (dots: steps actually taken when clipped)",
+        xlabel=r"$t = \eta(k + 1)$",
+        ylabel=r"speed $\|v\| = \|\Delta\theta\|/\eta$ (unclipped rule)",
+        title="update speed (dots: steps taken when clipped)",
     )
     depth = runs.block(methods[0], seed, "layer_norm").shape[1]
-    bounds = [
-        (1.0, "1: sqrt-NGD bound"),
-        (math.sqrt(depth), f"√d = {math.sqrt(depth):g}: sqrt-NGD-d bound"),
-    ]
+    bounds = {
+        1.0: "1 (sqrt-NGD)",
+        math.sqrt(depth): rf"$\sqrt{{d}}$ = {math.sqrt(depth):g} (sqrt-NGD-d)",
+    }
     if runs.has("ngd"):
-        eps = runs.settings["ngd"]["eps"]
-        bounds.append(
-            (huh.speed_bound(1.0, eps), f"1/(2√ε) = {huh.speed_bound(1.0, eps):.3g}: NGD bound")
-        )
-    for value, text in bounds:
+        bound = huh.speed_bound(1.0, runs.settings["ngd"]["eps"])
+        bounds[bound] = rf"$1/(2\sqrt{{\varepsilon}})$ = {bound:.3g} (NGD)"
+    for value in bounds:
         axes[1].axhline(value, color="k", lw=0.7, ls=":")
-        axes[1].text(
-            0.99, value, text, transform=axes[1].get_yaxis_transform(), fontsize=7,
-            ha="right", va="bottom",
-        )  # fmt: skip
     axes[1].set(
         xscale="log",
         yscale="log",
-        xlabel="t = η(k + 1)",
-        ylabel="‖v‖ / ‖e‖  (speed per unit map error)",
-        title="speed relative to the map error, with the rules' bounds",
+        xlabel=r"$t = \eta(k + 1)$",
+        ylabel=r"$\|v\| / \|e\|$",
+        title="relative to the map error (dotted: bounds)",
     )
-    axes[0].legend(fontsize=7, ncol=2)
-    axes[1].legend(fontsize=7, ncol=2, loc="lower left")
-    fig.tight_layout()
+    _name_on_right(axes[1], bounds)
+    legend_below(fig, ncol=4)
     caption = (
         f"Update speed, seed {seed}. Left: the speed ‖v‖ of each rule (Δθ = −ηv before clipping); "
         "dots mark clipped steps at the speed actually taken (cap/η, red dashed). NGD and NGD-d "
@@ -436,6 +444,22 @@ def fig_speed(runs: Runs, scale: str) -> tuple[plt.Figure, str]:
         f"{COMMON_R}"
     )
     return fig, caption
+
+
+def _name_on_right(ax: plt.Axes, names: dict[float, str]) -> None:
+    """Name horizontal lines of ``ax`` just right of its frame, at their heights (beside the
+    lines, not over the curves). The lowest name sits under its line and the others above, so
+    two close lines (1 and √d = 2) keep their names apart."""
+    for i, value in enumerate(sorted(names)):
+        ax.annotate(
+            names[value],
+            xy=(1.0, value),
+            xycoords=("axes fraction", "data"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="top" if i == 0 else "bottom",
+            annotation_clip=False,
+        )
 
 
 # --------------------------------------------------------------------------- 5: α sweep
@@ -474,7 +498,7 @@ def fig_alpha_sweep(runs: Runs, scale: str) -> tuple[plt.Figure, str] | None:
                     }
                 )
     table = pd.DataFrame(rows)
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    fig, axes = panels(2, row_height=2.6)
     for structure, color in (("full", COLORS["ngd"]), ("block", COLORS["ngd_d"])):
         sub = table[table["structure"] == structure]
         stats = sub.groupby("alpha").agg(
@@ -487,7 +511,7 @@ def fig_alpha_sweep(runs: Runs, scale: str) -> tuple[plt.Figure, str] | None:
         )
         a = stats.index.to_numpy()
         for ax, col in ((axes[0], "t"), (axes[1], "r")):
-            ax.plot(a, stats[f"{col}_mean"], "-", color=color, label=structure)
+            ax.plot(a, stats[f"{col}_mean"], "-", color=color, label=f"{STRUCTURE[structure]} G")
             ax.fill_between(a, stats[f"{col}_min"], stats[f"{col}_max"], color=color, alpha=0.2)
             for is_main, marker in ((True, "s"), (False, "o")):
                 pts = (
@@ -496,17 +520,18 @@ def fig_alpha_sweep(runs: Runs, scale: str) -> tuple[plt.Figure, str] | None:
                     .mean()
                 )
                 ax.plot(pts.index, pts.to_numpy(), marker, color=color, mec="k", mew=0.4, ms=5)
+    power = r"power $\alpha$ of $(G + \varepsilon I)^{-\alpha}$"
     axes[0].set(
         yscale="log",
-        xlabel="power α of (G + εI)^{−α}",
-        ylabel=f"time to training excess ≤ {TRAIN_THRESHOLD:g} × initial",
+        xlabel=power,
+        ylabel=rf"time to training excess $\leq$ {TRAIN_THRESHOLD:g} $\times$ initial",
         title="speed of learning",
     )
     axes[1].axhline(1.0, color="k", lw=0.7, ls=":")
     axes[1].set(
-        xlabel="power α of (G + εI)^{−α}",
-        ylabel="min_t test excess / GD's",
-        title="generalization (best test loss along the run)",
+        xlabel=power,
+        ylabel=r"$\mathrm{min}_t$ test excess / GD's",
+        title="generalization (best test loss)",
     )
     from matplotlib.lines import Line2D
 
@@ -514,10 +539,7 @@ def fig_alpha_sweep(runs: Runs, scale: str) -> tuple[plt.Figure, str] | None:
         Line2D([], [], marker="s", ls="", color="0.5", mec="k", label="paper's rules (main runs)"),
         Line2D([], [], marker="o", ls="", color="0.5", mec="k", label="sweep points"),
     ]
-    for ax in axes:
-        handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + markers, fontsize=8)
-    fig.tight_layout()
+    legend_below(fig, {**handles(axes[0]), **{m.get_label(): m for m in markers}}, ncol=4)
     summary = (
         table.groupby(["structure", "alpha"])[["t_threshold", "test_ratio"]].mean().reset_index()
     )

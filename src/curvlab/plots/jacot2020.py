@@ -33,11 +33,20 @@ from curvlab.measures.jacot2020 import (
     theory_curves,
 )
 from curvlab.papers.jacot2020 import TITLE
-from curvlab.plots.common import FigureRecord, render_figures, setup_style
+from curvlab.plots.common import (
+    WIDTH,
+    FigureRecord,
+    legend_below,
+    panels,
+    render_figures,
+    setup_style,
+)
 from curvlab.theory import jacot as theory
 
 COLORS = {1: "C0", 2: "C1", 3: "C2", 4: "C3"}
-NL_COLORS = {"softplus": "C0", "normalized_softplus": "C3"}
+#: Shades of grey: colour means the moment k in every figure of this paper.
+NL_COLORS = {"softplus": "0.1", "normalized_softplus": "0.55"}
+TR = r"\mathrm{Tr}\,"
 
 
 def _specs(frame: pd.DataFrame) -> list[dict]:
@@ -79,10 +88,7 @@ def _time_axis(ax, eta: float, t_max: float) -> None:
     ticks = [0.0] + [10.0**j for j in range(first, last + 1)]
     ax.set_xticks(ticks)
     ax.set_xticklabels(["0"] + [f"$10^{{{j}}}$" for j in range(first, last + 1)])
-    ax.set_xlabel("training time t = η·s after s GD steps (linear below one step, log above)")
-
-
-SUPERSCRIPT = {1: "¹", 2: "²", 3: "³", 4: "⁴"}
+    ax.set_xlabel("time $t = \\eta s$ after $s$ GD steps\n(linear below one step, log above)")
 
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -105,11 +111,11 @@ def fig_moments(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figure, 
     from matplotlib.lines import Line2D
 
     nls = [nl for nl in ("softplus", "normalized_softplus") if nl in trials.nonlinearities()]
-    fig, axes = plt.subplots(1, len(nls), figsize=(6.2 * len(nls), 5.0), sharey=True, squeeze=False)
+    fig, axes = panels(len(nls), row_height=3.0, sharey=True)
     parts = []
     shown: list[float] = []
     offsets = {1: 0.94, 2: 0.98, 3: 1.02, 4: 1.06}  # spread the crosses of the four moments
-    for ax, nl in zip(axes[0], nls, strict=True):
+    for ax, nl in zip(axes, nls, strict=True):
         width = trials.widths(nl)[-1]
         steps = trials.grid[(nl, width)]
         eta = trials.eta[(nl, width)]
@@ -139,18 +145,17 @@ def fig_moments(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figure, 
             )
         ax.set_yscale("log")
         _time_axis(ax, eta, eta * steps[-1])
-        ax.set_title(f"{LABEL[nl]}, n₁ = n₂ = {width}, {n_seeds} initializations")
+        ax.set_title(f"{LABEL[nl]}\n$n_1 = n_2 = {width}$, {n_seeds} initializations")
         parts.append(f"{LABEL[nl]}: n = {width}, {n_seeds} initializations, η = {eta:g}")
-    axes[0, 0].set_ylim(0.7 * min(shown), 1.4 * max(shown))
-    axes[0, 0].set_ylabel("moment Tr H(t)ᵏ of the Hessian of C")
-    handles = [Line2D([], [], color=COLORS[k], lw=2, label=f"k = {k}") for k in range(1, 5)]
-    handles += [
-        Line2D([], [], color="0.3", lw=2, label="corrected Corollary 1: E Tr Hᵏ"),
-        Line2D([], [], color="0.3", lw=1, ls=":", label="I-part alone: Tr(Θ̃/N)ᵏ"),
+    axes[0].set_ylim(0.7 * min(shown), 1.4 * max(shown))
+    axes[0].set_ylabel(f"moment ${TR}H(t)^k$ of the Hessian of $C$")
+    keys = [Line2D([], [], color=COLORS[k], lw=2, label=f"$k = {k}$") for k in range(1, 5)]
+    keys += [
+        Line2D([], [], color="0.3", lw=2, label=rf"corrected Corollary 1: $\mathbb{{E}}\,{TR}H^k$"),
+        Line2D([], [], color="0.3", lw=1, ls=":", label=rf"I-part alone: ${TR}(\tilde\Theta/N)^k$"),
         Line2D([], [], color="0.3", marker="x", ms=8, mew=1.8, ls="", label="measured mean ± 2 se"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    legend_below(fig, {h.get_label(): h for h in keys}, ncol=4)
     caption = (
         "Figure 1 (paper: n = 5000, 250 trials). Moments Tr H(t)ᵏ, k = 1..4 (colours), of the "
         "Hessian of the MSE along full-batch gradient descent, log y axis. Solid lines: the "
@@ -178,16 +183,20 @@ def fig_rayleigh(rayleigh: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
     if rayleigh is None or rayleigh.empty:
         return None
     nls = sorted(rayleigh["nonlinearity"].unique())
-    fig, axes = plt.subplots(1, len(nls), figsize=(6.5 * len(nls), 4.4), squeeze=False)
+    fig, axes = panels(len(nls), width=min(WIDTH, 4.0 * len(nls)), row_height=2.8)
     texts = []
-    for ax, nl in zip(axes[0], nls, strict=True):
+    for ax, nl in zip(axes, nls, strict=True):
         grp = rayleigh[rayleigh["nonlinearity"] == nl]
         wide = grp.pivot_table(index=["basis", "index"], columns="quantity", values="value")
         for basis, color in (("I", "C0"), ("S", "C1")):
             rows = wide.loc[basis]
             idx = rows.index.to_numpy()
             ax.plot(
-                idx, rows["rq_i"], "o-", color=color, label=f"top eigenvectors of {basis}: vᵀIv"
+                idx,
+                rows["rq_i"],
+                "o-",
+                color=color,
+                label=f"top eigenvectors of ${basis}$: $v^\\top I v$",
             )
             ax.plot(
                 idx,
@@ -195,20 +204,19 @@ def fig_rayleigh(rayleigh: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] |
                 "s--",
                 color=color,
                 mfc="white",
-                label=f"top eigenvectors of {basis}: vᵀSv",
+                label=f"top eigenvectors of ${basis}$: $v^\\top S v$",
             )
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.axhline(0, color="k", lw=0.5)
         ax.set(
-            xlabel="eigenvector index i (1 = largest eigenvalue)",
-            ylabel="Rayleigh quotient vᵢᵀIvᵢ or vᵢᵀSvᵢ",
+            xlabel="eigenvector index $i$ (1 = largest eigenvalue)",
+            ylabel=r"Rayleigh quotient $v_i^\top I v_i$ or $v_i^\top S v_i$",
         )
         width = int(grp["width"].iloc[0])
-        ax.set_title(f"{LABEL[nl]}, n₁ = n₂ = {width}, at initialization")
-        ax.legend(fontsize=8)
+        ax.set_title(f"{LABEL[nl]}, $n_1 = n_2 = {width}$, at initialization")
         res = wide.loc["S"]["residual"].max() if "residual" in wide.columns else float("nan")
         texts.append(f"{LABEL[nl]}: largest Ritz residual of S's eigenvectors {res:.2g}")
-    fig.tight_layout()
+    legend_below(fig, ncol=2)
     caption = (
         f"Figure 2 (paper: L = 3, n = 1000, normalized ReLU, N = 256; here n = "
         f"{', '.join(str(w) for w in sorted(rayleigh['width'].unique()))}). Mutual orthogonality of I "
@@ -243,14 +251,14 @@ def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | N
     bottom = max(math.floor(math.log10(values.min())), top - 6)
     lo, hi = 10.0**bottom, 10.0**top
     levels = np.logspace(bottom, top, 4 * (top - bottom) + 1)
-    fig, axes = plt.subplots(1, len(nls), figsize=(5.4 * len(nls) + 1.2, 4.9), squeeze=False)
+    fig, axes = panels(len(nls), row_height=3.2)
     texts = []
     specs = {s.get("nonlinearity"): s for s in _specs(surface)}
     spec = next(iter(specs.values()), {})
     dirs = spec.get("directions", [4, 1])
     lab = [str(d).translate(SUBSCRIPT) for d in dirs]
     cs = None
-    for ax, nl in zip(axes[0], nls, strict=True):
+    for ax, nl in zip(axes, nls, strict=True):
         g = grids[nl]
         z = np.clip(g.to_numpy(), lo, hi)
         cs = ax.contourf(g.columns, g.index, z, levels=levels, norm=LogNorm(lo, hi), cmap="viridis")
@@ -264,18 +272,19 @@ def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | N
             ms=11,
             mec="k",
             mew=0.6,
-            label="θ* (minimum)",
+            label=r"$\theta^*$ (minimum)",
         )
         ax.set(
-            xlabel=f"a: distance along the unit eigenvector v{lab[0]} of I",
-            ylabel=f"b: distance along the unit eigenvector v{lab[1]} of I",
+            xlabel=f"$a$: distance along the unit eigenvector $v_{{{dirs[0]}}}$ of $I$",
+            ylabel=f"$b$: distance along $v_{{{dirs[1]}}}$ of $I$",
             aspect="equal",
         )
-        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
         grp = surface[surface["nonlinearity"] == nl]
         eig = grp[grp["quantity"] == "eig_i"].set_index("index")["value"]
         ratio = eig.loc[dirs[1]] / eig.loc[dirs[0]]
-        ax.set_title(f"{LABEL[nl]}\nλ{lab[1]}(I)/λ{lab[0]}(I) = {ratio:.3g}")
+        ax.set_title(
+            f"{LABEL[nl]}\n$\\lambda_{{{dirs[1]}}}(I)/\\lambda_{{{dirs[0]}}}(I)$ = {ratio:.3g}"
+        )
         final = surface_scalar(grp, "final_loss")
         if not math.isfinite(final):
             final = surface_scalar(grp, "polish_loss", last=True)
@@ -289,10 +298,11 @@ def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | N
             f"{final:.2g} at θ* after {polish} Levenberg–Marquardt steps; at θ* λ₁(I) = "
             f"{eig.loc[1]:.3g}, λ₄(I) = {eig.loc[4]:.3g}"
         )
-    cbar = fig.colorbar(cs, ax=list(axes[0]), shrink=0.9, pad=0.02)
+    cbar = fig.colorbar(cs, ax=axes, shrink=0.9, pad=0.02)
+    legend_below(fig, ncol=1)
     cbar.set_ticks([10.0**e for e in range(bottom, top + 1)])
     cbar.set_ticklabels([f"$10^{{{e}}}$" for e in range(bottom, top + 1)])
-    cbar.set_label("training loss C (log scale)")
+    cbar.set_label("training loss $C$ (log scale)")
     caption = (
         "Figure 3 (paper: L = 4, n = 1000, data uniform on the unit disk). The loss "
         f"C(θ* + a·v{lab[0]} + b·v{lab[1]}) around a global minimum θ* (red star), vᵢ the "
@@ -321,8 +331,8 @@ def fig_surface(surface: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | N
 def fig_width(
     trials: Trials, init: pd.DataFrame | None, kernels: dict, scale: str
 ) -> tuple[plt.Figure, str]:
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.2))
-    (ax_ntk, ax_gap), (ax_drift, ax_s4) = axes
+    fig, axes = panels(4, ncols=2, row_height=2.6)
+    ax_ntk, ax_gap, ax_drift, ax_s4 = axes
     nls = trials.nonlinearities()
     markers = {1: "o", 2: "s", 3: "^", 4: "D"}
     if init is not None and not init.empty:
@@ -342,7 +352,9 @@ def fig_width(
             ax_ntk.plot(widths, ref, ":", color=NL_COLORS[nl], lw=1)
             # The band the claim ntk_limit_per_init checks, on the mean relF·√n.
             band = measures.NTK_PER_INIT[nl].limit / np.sqrt(widths)
-            ax_ntk.plot(widths, band, "--", color=NL_COLORS[nl], lw=1, alpha=0.7)
+            ax_ntk.plot(
+                widths, band, "--", color=NL_COLORS[nl], lw=1, alpha=0.7, label="claim's bound"
+            )
             r = measures.s4_ratio(init, nl)
             ax_s4.errorbar(
                 r.index,
@@ -360,19 +372,17 @@ def fig_width(
         ax_ntk.set(
             xscale="log",
             yscale="log",
-            xlabel="width n",
-            ylabel="‖Θ̂ − Θ‖_F / ‖Θ‖_F at initialization",
-            title="NTK at initialization (dotted: ∝ 1/√n; dashed: claim's bound)",
+            xlabel="width $n$",
+            ylabel=r"$\|\hat\Theta - \Theta\|_F / \|\Theta\|_F$ at init.",
+            title=r"NTK at init. (dotted: $\propto 1/\sqrt{n}$)",
         )
         ax_s4.set(
             xscale="log",
             yscale="log",
-            xlabel="width n",
-            ylabel="mean Tr S⁴ / (Tr S²)² at initialization",
-            title="Tr Sᵏ → 0 for k ≥ 3 (Thm 1)",
+            xlabel="width $n$",
+            ylabel=f"mean ${TR}S^4 / ({TR}S^2)^2$ at init.",
+            title=rf"${TR}S^k \to 0$ for $k \geq 3$ (Thm 1)",
         )
-        ax_ntk.legend(fontsize=8)
-        ax_s4.legend(fontsize=8)
         init_widths = init.loc[init["quantity"] == "relf_theta", "width"].unique()
         _width_ticks(ax_ntk, init_widths)
         _width_ticks(ax_s4, init_widths)
@@ -394,7 +404,7 @@ def fig_width(
                 style,
                 marker=markers[k],
                 color=COLORS[k],
-                label=f"k = {k}, {'softplus' if nl == 'softplus' else 'normalized'}",
+                label=f"$k = {k}$, {'softplus' if nl == 'softplus' else 'normalized'}",
             )
             if k >= 3:
                 ax_drift.plot(
@@ -403,28 +413,27 @@ def fig_width(
                     style,
                     marker=markers[k],
                     color=COLORS[k],
-                    label=f"k = {k}, {'softplus' if nl == 'softplus' else 'normalized'}",
+                    label=f"$k = {k}$, {'softplus' if nl == 'softplus' else 'normalized'}",
                 )
+    mean_h = rf"\overline{{{TR}H^k}}"
     ax_gap.set(
         xscale="log",
         yscale="log",
-        xlabel="width n",
-        ylabel="RMS over t of (mean Tr Hᵏ / Cor. 1 − 1)",
+        xlabel="width $n$",
+        ylabel=f"RMS over $t$ of ${mean_h}$ / Cor. 1 $- 1$",
         title="moments vs Corollary 1 along training",
     )
     ax_drift.set(
         xscale="log",
         yscale="log",
-        xlabel="width n",
-        ylabel="max over t of |mean Tr Hᵏ(t) / mean Tr Hᵏ(0) − 1|",
+        xlabel="width $n$",
+        ylabel=f"max over $t$ of $|{mean_h}(t) / {mean_h}(0) - 1|$",
         title="drift of moments 3, 4 (flat in the limit)",
     )
-    ax_gap.legend(fontsize=7, ncol=2)
-    ax_drift.legend(fontsize=7)
+    legend_below(fig, ncol=3)
     trial_widths = sorted({w for nl in nls for w in trials.widths(nl)})
     _width_ticks(ax_gap, trial_widths)
     _width_ticks(ax_drift, trial_widths)
-    fig.tight_layout()
     trial_text = "; ".join(
         f"{LABEL[nl]}: widths {trials.widths(nl)}, "
         f"{trials.array(nl, trials.widths(nl)[0], 'moment', 1).shape[0]} initializations each"
@@ -453,7 +462,8 @@ def fig_width(
 
 def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figure, str]:
     nls = [nl for nl in ("softplus", "normalized_softplus") if nl in trials.nonlinearities()]
-    fig, axes = plt.subplots(2, len(nls), figsize=(6.2 * len(nls), 7.6), squeeze=False)
+    fig, cells = panels(2 * len(nls), ncols=len(nls), row_height=2.6)
+    axes = np.reshape(cells, (2, len(nls)))
     texts = []
     for col, nl in enumerate(nls):
         width = trials.widths(nl)[-1]
@@ -467,9 +477,14 @@ def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figu
 
                 inputs = cor1_inputs(kernels[nl])
                 for form, variant, style, label in (
-                    ("gd", "corrected", "-", "corrected, E = (Id − ηΘ̃/N)ˢ (GD)"),
-                    ("flow", "corrected", "--", "corrected, flow E = exp(−tΘ̃/N)"),
-                    ("gd", "printed", ":", "as printed: (Id + E)"),
+                    (
+                        "gd",
+                        "corrected",
+                        "-",
+                        r"corrected, $E = (\mathrm{Id} - \eta\tilde\Theta/N)^s$ (GD)",
+                    ),
+                    ("flow", "corrected", "--", r"corrected, flow $E = \exp(-t\tilde\Theta/N)$"),
+                    ("gd", "printed", ":", r"as printed: $(\mathrm{Id} + E)$"),
                 ):
                     if k == 2 and variant == "printed":
                         continue
@@ -502,7 +517,7 @@ def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figu
                         fmt="o",
                         mfc="none",
                         color="C2",
-                        label="Rao-Blackwellized Tr Φ̂/N (t = 0)",
+                        label=rf"Rao-Blackwellized ${TR}\hat\Phi/N$ ($t = 0$)",
                     )
                     texts.append(
                         f"{LABEL[nl]}: plain mean Tr S(0) {np.nanmean(trials.array(nl, width, 'tr_s', 1)[:, 0]):+.3f} "
@@ -511,14 +526,13 @@ def fig_corrections(trials: Trials, kernels: dict, scale: str) -> tuple[plt.Figu
                     )
             _time_axis(ax, eta, eta * steps[-1])
             ax.axhline(0, color="k", lw=0.5)
-            ax.set_ylabel("E Tr S(t)" if k == 1 else "E Tr S(t)²")
-            ax.set_title(f"{LABEL[nl]}, n = {width}")
-            ax.legend(fontsize=7)
+            ax.set_ylabel(rf"$\mathbb{{E}}\,{TR}S(t){'' if k == 1 else '^2'}$")
+            ax.set_title(f"{LABEL[nl]}, $n = {width}$")
             if k == 1:
                 lo, hi = np.nanmin(mean - 3 * se), np.nanmax(mean + 3 * se)
                 pad = 0.3 * (hi - lo + 1e-3)
                 ax.set_ylim(lo - pad, hi + pad)
-    fig.tight_layout()
+    legend_below(fig, ncol=2)
     caption = (
         "Beyond the paper: Corollary 1's corrections (docs/papers/jacot2020.md) for the S part. Top: "
         "E Tr S(t) = Tr(EΦ̃ᵀ)/N − Tr((Id − E)Θ̃⁻¹Λ̃ᵀE(Σ̃ + Y*Y*ᵀ))/N with E = (Id − ηΘ̃/N)ˢ after s "

@@ -22,13 +22,18 @@ import pandas as pd
 
 from curvlab.measures import mori2022 as ms
 from curvlab.papers.mori2022 import TITLE
-from curvlab.plots.common import FigureRecord, render_figures, setup_style
+from curvlab.plots.common import FigureRecord, legend_below, panels, render_figures, setup_style
 from curvlab.theory import mori
 
 PAPER_DATA = {"fc": "Fashion-MNIST", "cnn": "CIFAR-10", "decoupling": "MNIST"}
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 #: 𝒩 (U+1D4A9) is missing from the plot fonts: mathtext's calligraphic N in figure text.
 NOISE = r"$\mathcal{N}$"
+#: Markers of the data sets (seeds) in the first-passage figures: no triangles, which mark
+#: lower bounds there.
+DATA_MARKERS = ["o", "s", "D", "P", "X", "*"]
+PHI_HAT = r"$\hat\varphi$"
+ETA_H = r"\eta h^*"
 
 
 def _specs(frame: pd.DataFrame) -> list[dict]:
@@ -58,16 +63,26 @@ def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
     spectra = ms.spectra(dec)
     seed = min(s for s, _ in spectra)
     epochs = sorted(e for s, e in spectra if s == seed)
-    fig, axes = plt.subplots(1, len(epochs), figsize=(4.3 * len(epochs), 3.9), squeeze=False)
+    fig, axes = panels(len(epochs), row_height=2.8)
     losses = dec[(dec["quantity"] == "loss") & (dec["seed"] == seed)].set_index("epoch")["value"]
-    for ax, epoch in zip(axes[0], epochs, strict=True):
+    for ax, epoch in zip(axes, epochs, strict=True):
         ex, de = spectra[(seed, epoch)]
         positive = np.concatenate([ex[ex > 0], de[de > 0]])
         low = max(np.log10(positive.min()), np.log10(positive.max()) - 12)
         bins = np.linspace(low, np.log10(positive.max()) + 0.05, 60)
         for values, label, color, style in (
-            (de, "decoupled  L·(1/N)Σ ∇f∇fᵀ", "C0", "-"),
-            (ex, "exact  (1/N)Σ ℓ_μ ∇f∇fᵀ", "C3", "--"),
+            (
+                de,
+                r"decoupled $L \cdot \frac{1}{N}\sum_\mu \nabla f_\mu \nabla f_\mu^\top$",
+                "C0",
+                "-",
+            ),
+            (
+                ex,
+                r"exact $\frac{1}{N}\sum_\mu \ell_\mu \nabla f_\mu \nabla f_\mu^\top$",
+                "C3",
+                "--",
+            ),
         ):
             logs = np.log10(values[values > 0])
             ax.hist(
@@ -88,25 +103,18 @@ def fig_decoupling(dec: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | No
             label=f"claim cutoff: top ranks with {100 * ms.SPECTRUM_MASS:g}% of the trace",
         )
         when = "initialization" if epoch == 0 else f"after {epoch} epochs"
+        # The spectra's distance in the title: a text box in the panel covered the histograms.
         ax.set(
-            xlabel="log10 eigenvalue",
+            xlabel=r"$\log_{10}$ eigenvalue",
             ylabel="count",
             yscale="log",
-            title=f"{when} (L = {losses.get(epoch, math.nan):.3g})",
+            title=f"{when} ($L$ = {losses.get(epoch, math.nan):.3g})\n"
+            rf"right of dotted: max $|\Delta \log_{{10}} \lambda|$ = {d['max_log_ratio']:.3f}"
+            "\n"
+            rf"median rank: $\lambda_\mathrm{{ex}} / \lambda_\mathrm{{dec}}$ = {d['median_ratio']:.2g}",
         )
-        ax.text(
-            0.02,
-            0.97,
-            f"right of the dotted line: max |Δlog10 λ| = {d['max_log_ratio']:.3f}\n"
-            f"median rank: λ_ex/λ_dec = {d['median_ratio']:.2g}",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=7,
-            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
-        )
-    # One legend under the panels: inside a panel it covered the histogram's low tail.
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+        ax.title.set_fontsize(7.5)
+    legend_below(fig, ncol=2)
     spec = (_specs(dec) or [{}])[0]
     hidden = "×".join(map(str, spec.get("hidden", []))) or "?"
     caption = (
@@ -138,28 +146,23 @@ def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
         return None
     runs = ms.noise_runs(noise)
     nets = [n for n in ("fc", "cnn") if any(k[0] == n for k in runs)]
-    fig, axes = plt.subplots(1, len(nets) + 1, figsize=(4.5 * (len(nets) + 1), 3.8))
+    fig, axes = panels(len(nets) + 1, row_height=2.6)
     notes = []
     loglog = axes[-1]
     for ax, net in zip(axes, nets, strict=False):
         key = min(k for k in runs if k[0] == net)
         w = runs[key]
         factor = float(w["loss"].iloc[-1] / w["noise_strength"].iloc[-1])
-        ax.plot(w.index, w["loss"], "k-", lw=1.5, label="loss L")
-        ax.plot(
-            w.index,
-            factor * w["noise_strength"],
-            "C1--",
-            lw=1.5,
-            label=f"{NOISE} × {factor:.2e}",
-        )
+        ax.plot(w.index, w["loss"], "k-", lw=1.5, label="loss $L$")
+        # The scale factor differs per panel: in the title, so the legend is shared.
+        ax.plot(w.index, factor * w["noise_strength"], "C1--", lw=1.5, label=f"scaled {NOISE}")
         ax.set(
             yscale="log",
             xlabel="epoch",
-            ylabel=f"loss L and scaled {NOISE} (dimensionless)",
-            title=f"{net.upper()} on {NAMES.get(key[1], key[1])}",
+            ylabel=f"loss $L$ and scaled {NOISE}",
+            title=f"{net.upper()} on {NAMES.get(key[1], key[1])}\n"
+            rf"{NOISE} $\times$ {factor:.2e}",
         )
-        ax.legend(fontsize=8)
         slope, slope_se, points = ms.late_fit(w)
         measurable = slope_se <= ms.NOISE_SLOPE_MAX_SE
         color = "C0" if net == "fc" else "C3"
@@ -214,16 +217,15 @@ def fig_noise(noise: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
             + ("" if measurable else " — too narrow a loss range for a slope (claim not measured)")
             + check
         )
-    loglog.plot([], [], "k--", lw=1, label=f"slope 1 ({NOISE} ∝ L)")
+    loglog.plot([], [], "k--", lw=1, label=rf"slope 1 ({NOISE} $\propto L$)")
     loglog.set(
-        xlabel="loss L",
+        xlabel="loss $L$",
         ylabel=f"noise strength {NOISE}",
-        title=f"{NOISE} vs L (log–log)",
+        title=f"{NOISE} vs $L$ (log–log)",
     )
-    loglog.legend(fontsize=8, loc="best")
+    legend_below(fig, ncol=2)
     # Minor labels of a log axis spanning less than two decades overlap: keep the major ones.
     loglog.xaxis.set_minor_formatter(plt.NullFormatter())
-    fig.tight_layout()
     caption = (
         "Fig. 2: training loss L = (1/N)Σ½‖f_μ − y_μ‖² and SGD noise strength "
         "𝒩 = (1/N)Σ‖∇ℓ_μ‖² − ‖∇L‖² (Eq. 24, with the −‖∇L‖² term) over the whole training "
@@ -248,7 +250,7 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
     everything = everything[np.isfinite(everything["phi"])]
     t = everything[everything["sampling"] == "fresh"]
     shifts = ms.reshuffle_shift(everything)
-    fig, (ax, axr) = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    fig, (ax, axr) = panels(2, row_height=2.8)
     etas = sorted(t["eta"].unique())
     b_fine = np.geomspace(t["batch"].min() * 0.9, t["batch"].max() * 1.1, 100)
     for i, eta in enumerate(etas):
@@ -265,7 +267,7 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
             color=color,
             ms=5,
             capsize=2,
-            label=f"η = {eta:g}: measured φ̂",
+            label=rf"$\eta$ = {eta:g}: measured {PHI_HAT}",
         )
         ax.plot(b_fine, [mori.phi_theory(b, eta, h) for b in b_fine], "--", color=color, lw=1)
         ax.plot(b_fine, [mori.phi_finite_eta(b, eta, h) for b in b_fine], ":", color=color, lw=1)
@@ -283,7 +285,6 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
             color=color,
             ms=5,
             capsize=2,
-            label=f"η = {eta:g}",
         )
         axr.plot(
             b_fine,
@@ -293,12 +294,17 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
             lw=1,
         )
         axr.plot(per_b.index, per_b["phi_var"] / theory, "x", color=color, ms=7)
-    ax.plot([], [], "k--", lw=1, label="1 + B/(ηh*) (paper, η → 0)")
-    ax.plot([], [], "k:", lw=1, label="1 + B/(ηh*) − (B+1)/2 (finite η)")
-    ax.plot([], [], "kx", label="φ_var (this data set, discrete time)")
-    ax.plot([], [], "kD", mfc="none", label="(1 + α)/2, Kesten tail (∞ variance)")
-    ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="φ", title="φ vs B")
-    ax.legend(fontsize=7)
+    ax.plot([], [], "k--", lw=1, label=rf"$1 + B/({ETA_H})$ (paper, $\eta \to 0$)")
+    ax.plot([], [], "k:", lw=1, label=rf"$1 + B/({ETA_H}) - (B+1)/2$ (finite $\eta$)")
+    ax.plot([], [], "kx", label=r"$\varphi_\mathrm{var}$ (this data set, discrete time)")
+    ax.plot([], [], "kD", mfc="none", label=r"$(1 + \alpha)/2$, Kesten tail ($\infty$ variance)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="batch size $B$",
+        ylabel=r"$\varphi$",
+        title=r"$\varphi$ vs $B$",
+    )
     for r in shifts.itertuples():
         i = etas.index(r.eta) if r.eta in etas else 0
         g = t[(t["eta"] == r.eta) & (t["batch"] == r.batch)]
@@ -307,9 +313,9 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
         axr.plot(r.batch, ref * (1 + r.predicted), "_", color=f"C{i}", ms=14, mew=2)
     if len(shifts):
         axr.plot([], [], "ks", mfc="none", label="epoch reshuffling (measured)")
-        axr.plot([], [], "k_", ms=14, mew=2, label="fresh × (1 + 2B/(ηh*N))")
-    axr.plot([], [], "k:", lw=1, label="finite-η correction / η → 0")
-    axr.plot([], [], "kx", label="φ_var / η → 0")
+        axr.plot([], [], "k_", ms=14, mew=2, label=rf"fresh $\times\,(1 + 2B/({ETA_H} N))$")
+    axr.plot([], [], "k:", lw=1, label=r"finite-$\eta$ correction / $\eta \to 0$")
+    axr.plot([], [], "kx", label=r"$\varphi_\mathrm{var}$ / $\eta \to 0$")
     axr.axhline(1.0, color="grey", lw=0.8)
     # The bands the claims judge the chain means by (the same bound objects).
     bands = {
@@ -323,12 +329,11 @@ def fig_stationary(st: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | Non
                 axr.axhspan(low, high, color=f"C{i}", alpha=0.08, lw=0)
     axr.set(
         xscale="log",
-        xlabel="batch size B",
-        ylabel="φ̂ / (1 + B/(ηh*))",
-        title="relative to the η → 0 prediction",
+        xlabel="batch size $B$",
+        ylabel=rf"{PHI_HAT} / $(1 + B/({ETA_H}))$",
+        title=r"relative to the $\eta \to 0$ prediction",
     )
-    axr.legend(fontsize=7)
-    fig.tight_layout()
+    legend_below(fig, ncol=2)
     spec = (_specs(st) or [{}])[0]
     kurt = t[(np.isclose(t["eta"], 0.1)) & (t["batch"] == 1)]["excess_kurtosis"]
     kurt_note = (
@@ -387,10 +392,9 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
     dyns = [d for d in ("sgd", "control") if d in set(tp["dynamics"])]
     exact_sgd = ms.sgd_exact_1d(fp) if "sgd" in dyns else pd.DataFrame()
     slopes = ms.control_slopes(fp) if "control" in dyns else pd.DataFrame()
-    fig, axes = plt.subplots(1, len(dyns), figsize=(5.6 * len(dyns), 4.6), squeeze=False)
-    markers = ["o", "s", "^", "v", "D", "P"]
+    fig, axes = panels(len(dyns), row_height=3.4)
     flagged = []
-    for ax, dyn in zip(axes[0], dyns, strict=True):
+    for ax, dyn in zip(axes, dyns, strict=True):
         g = tp[tp["dynamics"] == dyn]
         for i, dim in enumerate(sorted(g["dim"].unique())):
             color = f"C{i}"
@@ -398,15 +402,14 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
             for j, (seed, gs) in enumerate(gd.groupby("seed")):
                 ok = gs[~gs["lower_bound"]]
                 bound = gs[gs["lower_bound"]]
-                m = markers[j % len(markers)]
                 ax.plot(
                     ok["c"],
                     ok["t_p"],
-                    m + "-",
+                    DATA_MARKERS[j % len(DATA_MARKERS)] + "-",
                     color=color,
                     ms=4,
                     lw=0.8,
-                    label=f"d = {dim}" if j == 0 else None,
+                    label=f"$d = {dim}$" if j == 0 else None,
                 )
                 if len(bound):
                     ax.plot(bound["c"], bound["t_p"], "^", color=color, mfc="none", ms=7)
@@ -441,40 +444,38 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
             )
             if dyn == "sgd" and dim == 1 and len(exact_sgd):
                 ax.plot(exact_sgd["c"], exact_sgd["exact"], "x", color="k", ms=7, mew=1.2)
-        ax.plot([], [], "k--", lw=0.8, label="slope B/(ηh*) + 1 − n/2 (Eq. 17)")
-        ax.plot([], [], "k:", lw=1.6, label="exact t_p of the control chain (data set 0)")
+        ax.plot([], [], "k--", lw=0.8, label=rf"slope $B/({ETA_H}) + 1 - n/2$ (Eq. 17)")
+        ax.plot([], [], "k:", lw=1.6, label="exact $t_p$ of the control chain (data set 0)")
         if dyn == "sgd" and len(exact_sgd):
-            ax.plot([], [], "kx", ms=7, label="exact t_p of the d = 1 SGD chain")
+            ax.plot([], [], "kx", ms=7, label="exact $t_p$ of the $d = 1$ SGD chain")
         ax.plot([], [], "k^", mfc="none", label="95% lower bound (< 10 of 100 crossed)")
         ax.plot([], [], "o", mfc="none", mec="k", label="≥ 50% of crossings are one jump")
-        title = "real SGD (B = 1, η = 0.1)" if dyn == "sgd" else "control: Gaussian (2L/B)H noise"
+        title = (
+            r"real SGD ($B = 1$, $\eta = 0.1$)"
+            if dyn == "sgd"
+            else r"control: Gaussian $(2L/B)H$ noise"
+        )
         if dyn == "control" and len(slopes) and "ratio" in slopes:
+            # The claim's numbers under the title: a text box in the panel covered the data.
             per_d = ms.control_slope_by_dim(slopes[np.isfinite(slopes["ratio_se"])])
-            ax.text(
-                0.03,
-                0.97,
-                "fitted / exact slope:\n"
-                + "\n".join(
-                    f"d = {r.dim}: {r.ratio:.3f} ± {r.ratio_se:.3f}" for r in per_d.itertuples()
-                ),
-                transform=ax.transAxes,
-                va="top",
-                fontsize=7,
-                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
-            )
+            ratios = [
+                f"$d = {r.dim}$: {r.ratio:.3f} ± {r.ratio_se:.3f}" for r in per_d.itertuples()
+            ]
+            pairs = [", ".join(ratios[i : i + 2]) for i in range(0, len(ratios), 2)]
+            title = "\n".join([title, "fitted / exact slope:", *pairs])
         ax.set(
             xscale="log",
             yscale="log",
             xlabel=r"threshold $c = L(\theta^s)/L(\theta^*)$",
-            ylabel=r"mean first-passage time $t_p$ (units of $t = \eta k$)",
+            ylabel="mean first-passage time\n" r"$t_p$ (units of $t = \eta k$)",
             title=title,
         )
         ticks = sorted(g["c"].unique())
         ax.set_xticks(ticks)
         ax.set_xticklabels([f"{c:g}" for c in ticks])
         ax.minorticks_off()
-        ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    _data_set_keys(axes[0], sorted(tp["seed"].unique()))
+    legend_below(fig, ncol=2)
     spec = (_specs(fp) or [{}])[0]
     seeds = sorted(tp["seed"].unique())
     kicks = tp[tp["dynamics"] == "sgd"].groupby(["dim", "seed"])["max_kick_c"].first().reset_index()
@@ -516,6 +517,13 @@ def fig_first_passage(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | 
     return fig, caption
 
 
+def _data_set_keys(ax: plt.Axes, seeds: list) -> None:
+    """Legend entries (no data) for the marker of each data set."""
+    for j, seed in enumerate(seeds):
+        marker = DATA_MARKERS[j % len(DATA_MARKERS)]
+        ax.plot([], [], marker, color="0.4", ls="none", label=f"data set {seed}")
+
+
 def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None:
     if fp.empty:
         return None
@@ -524,17 +532,22 @@ def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None
     dims = sorted(tp["dim"].unique())
     cases = {dyn: ms.arrhenius_cases(tp, dyn) for dyn in dyns}
     rows = len(dyns) + 1
-    fig, axes = plt.subplots(rows, len(dims), figsize=(3.9 * len(dims), 3.3 * rows), squeeze=False)
+    fig, cells = panels(rows * len(dims), ncols=len(dims))
+    axes = np.reshape(cells, (rows, len(dims)))
+    # Colour means d, as in Fig. 3b; markers tell the data sets apart.
+    colors = {dim: f"C{i}" for i, dim in enumerate(dims)}
+    seeds = sorted(tp["seed"].unique())
     tally = []
     for r, dyn in enumerate(dyns):
         for k, dim in enumerate(dims):
             ax = axes[r, k]
             g = tp[(tp["dynamics"] == dyn) & (tp["dim"] == dim)]
             verdicts = []
-            for j, (seed, gs) in enumerate(g.groupby("seed")):
+            color = colors[dim]
+            for seed, gs in g.groupby("seed"):
                 ok = gs[~gs["lower_bound"]]
-                color = f"C{j}"
-                ax.plot(ok["c"] - 1, ok["t_p"], "o", color=color, ms=4)
+                marker = DATA_MARKERS[seeds.index(seed) % len(DATA_MARKERS)]
+                ax.plot(ok["c"] - 1, ok["t_p"], marker, color=color, ms=4)
                 bound = gs[gs["lower_bound"]]
                 ax.plot(bound["c"] - 1, bound["t_p"], "^", color=color, mfc="none", ms=6)
                 if len(ok) < 3:
@@ -569,46 +582,44 @@ def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None
                         else ", judged"
                     )
                 verdicts.append(
-                    f"{seed}: χ² A {row['chi2_arrhenius']:.2g} / P {row['chi2_power']:.2g}"
+                    rf"{seed}: $\chi^2$ A {row['chi2_arrhenius']:.2g} / P {row['chi2_power']:.2g}"
                     f" → {better}{judged}"
                 )
             shown = g["t_p"][np.isfinite(g["t_p"]) & (g["t_p"] > 0)]
             if len(shown):
                 # The frozen-noise line climbs far above the data: keep the data in view.
                 ax.set_ylim(shown.min() / 3, shown.max() * 3)
-            ax.text(
-                0.03,
-                0.97,
-                "\n".join(verdicts) if verdicts else "no data",
-                transform=ax.transAxes,
-                va="top",
-                fontsize=6.5,
-                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
-            )
             case = cases[dyn]
             case = case[(case["dim"] == dim) & (case["points"] >= 3)]
             if len(case):
                 wins = int(case["arrhenius_wins"].sum())
                 tally.append(f"{dyn} d = {dim}: {wins} of {len(case)}")
+            # The fits' verdicts under the title: a text box in the panel covered the data.
             ax.set(
                 yscale="log",
                 xlabel=r"barrier $c - 1 = \Delta L / L^*$",
                 ylabel=r"$t_p$ (units of $t = \eta k$)",
-                title=f"{'SGD' if dyn == 'sgd' else 'control'}, d = {dim}",
+                title="\n".join(
+                    [f"{'SGD' if dyn == 'sgd' else 'control'}, $d = {dim}$", *verdicts]
+                    if verdicts
+                    else ["no data"]
+                ),
             )
+            ax.title.set_fontsize(7.5)
     # The single-step-jump diagnostic: fraction of the crossings of each c whose step raised L
     # by more than half of the barrier, per data set (solid: SGD, dashed: control).
     for k, dim in enumerate(dims):
         ax = axes[-1, k]
-        for dyn, style in (("sgd", "o-"), ("control", "s--")):
+        for dyn, style in (("sgd", "-"), ("control", "--")):
             g = tp[(tp["dynamics"] == dyn) & (tp["dim"] == dim)]
-            for j, (_, gs) in enumerate(g.groupby("seed")):
+            for seed, gs in g.groupby("seed"):
                 ok = gs[np.isfinite(gs["jump_fraction"]) & ~gs["lower_bound"]]
                 ax.plot(
                     ok["c"],
                     ok["jump_fraction"],
                     style,
-                    color=f"C{j}",
+                    marker=DATA_MARKERS[seeds.index(seed) % len(DATA_MARKERS)],
+                    color=colors[dim],
                     ms=3.5,
                     lw=0.9,
                     alpha=1.0 if dyn == "sgd" else 0.5,
@@ -623,20 +634,25 @@ def fig_arrhenius(fp: pd.DataFrame, scale: str) -> tuple[plt.Figure, str] | None
             ylim=(0, 1.02),
             xlabel=r"threshold $c$",
             ylabel="fraction of single-step jumps",
-            title=f"jump diagnostic, d = {dim}",
+            title=f"jump diagnostic, $d = {dim}$",
         )
         ticks = sorted(tp["c"].unique())
         ax.set_xticks(ticks)
         ax.set_xticklabels([f"{c:g}" for c in ticks], fontsize=7)
         ax.minorticks_off()
-    axes[0, 0].plot([], [], "k-", lw=1, label="Arrhenius fit a + k(c − 1)")
-    axes[0, 0].plot([], [], "k--", lw=1, label="power-law fit a + s ln c")
-    axes[0, 0].plot([], [], ":", color="grey", label="frozen-noise Arrhenius k = B/(ηh*)")
-    axes[0, 0].legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
+    keys = axes[0, 0]
+    keys.plot([], [], "k-", lw=1, label="Arrhenius fit $a + k(c - 1)$")
+    keys.plot([], [], "k--", lw=1, label=r"power-law fit $a + s\,\ln c$")
+    keys.plot([], [], ":", color="grey", label=rf"frozen-noise Arrhenius $k = B/({ETA_H})$")
+    keys.plot([], [], "k^", mfc="none", label="95% lower bound")
+    _data_set_keys(keys, seeds)
+    keys.plot([], [], "k-", marker="o", ms=3.5, label="bottom row: real SGD")
+    keys.plot([], [], "k--", marker="o", ms=3.5, alpha=0.5, label="bottom row: control")
+    keys.plot([], [], "o", mfc="none", mec="k", ms=9, label="top fitted $c$ of each SGD data set")
+    legend_below(fig, ncol=3)
     caption = (
         "Beyond the paper: the first-passage times of Fig. 3b on a semi-log axis against the "
-        "barrier ΔL/L* = c − 1, one column per d, one colour per data set. Solid: weighted "
+        "barrier ΔL/L* = c − 1, one column per d, coloured by d as in Fig. 3b, one marker per data set. Solid: weighted "
         "two-parameter Arrhenius fits ln t_p = a + k(c − 1); dashed: power-law fits "
         "ln t_p = a + s ln c (a straight line would be Arrhenius); dotted grey: Arrhenius with "
         "the noise frozen at its value at θ* (temperature ηh*L*/B, k = B/(ηh*)), through the "
