@@ -466,18 +466,18 @@ def slq_curvlab(task: Task, model: Any, loss_fn: Any, batches: list, settings: S
 
     op = curvlab_operator(task, model, loss_fn, batches)
     counts = {"calls": 0, "columns": 0, "seconds": 0.0}
-    matmat = op.matmat
+    matmat_rows = op.matmat_rows  # what Lanczos calls: one vector per row
 
-    def counted(vectors: Any) -> Any:
+    def counted(rows: Any) -> Any:
         counts["calls"] += 1
-        counts["columns"] += int(vectors.shape[1])
+        counts["columns"] += int(rows.shape[0])
         start = time.perf_counter()
-        out = matmat(vectors)
+        out = matmat_rows(rows)
         sync(settings.device)
         counts["seconds"] += time.perf_counter() - start
         return out
 
-    op.matmat = counted  # type: ignore[method-assign]
+    op.matmat_rows = counted  # type: ignore[method-assign]
     basis = getattr(torch, task.options.get("basis_dtype", "float64"))
     reorth = task.options.get("reorth", "partial")
     q = slq(op, settings.steps, settings.draws, seed=task.seed, basis_dtype=basis, reorth=reorth)

@@ -73,8 +73,8 @@ def density_l1(a: Quadrature, b: Quadrature) -> float:
 def test_partial_reorthogonalization_keeps_full_accuracy(problem):
     _, op = problem
     start = rademacher(op.dim, 2, seed=1)
-    full = lanczos(op.matmat, start, 80, reorth="full", return_vectors=True)
-    partial = lanczos(op.matmat, start, 80, reorth="partial", return_vectors=True)
+    full = lanczos(op, start, 80, reorth="full", return_vectors=True)
+    partial = lanczos(op, start, 80, reorth="partial", return_vectors=True)
     for d in range(2):
         ref = top(full, d)
         assert float(((top(partial, d) - ref).abs() / ref.abs()).max()) < 1e-8
@@ -101,7 +101,7 @@ def test_partial_density_is_within_the_two_seed_floor(problem):
 def test_top_ritz_values_equal_the_explicit_hessians_eigenvalues():
     op = mlp_hessian()
     exact = torch.linalg.eigvalsh(op.to_dense()).flip(0)[:3]
-    run = lanczos(op.matmat, rademacher(op.dim, 1, seed=2), 80)
+    run = lanczos(op, rademacher(op.dim, 1, seed=2), 80)
     assert float(((top(run, 0, 3) - exact).abs() / exact.abs()).max()) < 1e-10
 
 
@@ -110,8 +110,8 @@ def test_float32_products_set_the_rounding_level():
     the Ritz values still match full reorthogonalization of the same operator."""
     op = mlp_hessian(torch.float32)
     start = rademacher(op.dim, 2, seed=3)
-    full = lanczos(op.matmat, start, 60, reorth="full", product_dtype=torch.float32)
-    partial = lanczos(op.matmat, start, 60, reorth="partial", product_dtype=torch.float32)
+    full = lanczos(op, start, 60, reorth="full")
+    partial = lanczos(op, start, 60, reorth="partial")
     eps32 = torch.finfo(torch.float32).eps
     assert torch.all(partial.orthogonality <= 1.01 * math.sqrt(eps32))
     for d in range(2):
@@ -140,3 +140,13 @@ def test_float32_basis_is_semi_orthogonal_at_float32_level():
     assert float((q @ q.T - torch.eye(80, dtype=torch.float64)).abs().max()) <= math.sqrt(eps32)
     ref = top(full, 0, 5)
     assert float(((top(run, 0, 5) - ref).abs() / ref.abs()).max()) < 1e-6
+
+
+def test_operator_and_function_give_the_same_tridiagonal():
+    """An operator is applied in rows (no transposes), a plain function in columns."""
+    op = mlp_hessian()
+    start = rademacher(op.dim, 3, seed=5)
+    rows = lanczos(op, start, 25)
+    columns = lanczos(op.matmat, start, 25)
+    torch.testing.assert_close(rows.alpha, columns.alpha, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(rows.beta, columns.beta, rtol=1e-12, atol=1e-12)

@@ -60,15 +60,7 @@ def topk(
         )
     steps = min(op.dim, steps)
     start = rademacher(op.dim, 1, seed, device=op.device)
-    run = lanczos(
-        op.matmat,
-        start,
-        steps,
-        reorth=reorth,
-        basis_dtype=basis_dtype,
-        return_vectors=True,
-        product_dtype=op.compute_dtype,
-    )
+    run = lanczos(op, start, steps, reorth=reorth, basis_dtype=basis_dtype, return_vectors=True)
     theta, s = run.ritz(0)
     order = torch.argsort(theta.abs() if which == "LM" else theta, descending=True)[:k]
     m = int(run.lengths[0])

@@ -33,12 +33,13 @@ def hutchinson_moments(
 ) -> list[Estimate]:
     """Estimates of Tr(A^k), k = 1 … max_k, from ``probes`` Rademacher probes."""
     check_counts(max_k=max_k, probes=probes)
-    powers = [rademacher(op.dim, probes, seed, device=op.device)]
+    # One probe per row: the operator's own layout, so the products need no transposes.
+    powers = [rademacher(op.dim, probes, seed, device=op.device).T.contiguous()]
     for _ in range(math.ceil(max_k / 2)):
-        powers.append(op.matmat(powers[-1]))
+        powers.append(op.matmat_rows(powers[-1]))
     out = []
     for k in range(1, max_k + 1):
-        samples = (powers[k // 2] * powers[k - k // 2]).sum(0)
+        samples = torch.linalg.vecdot(powers[k // 2], powers[k - k // 2])
         out.append(Estimate(k, *_mean_stderr(samples)))
     return out
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 import torch
 from torch import Tensor
@@ -44,6 +44,16 @@ from torch import Tensor
 from curvlab.curvature.errors import check_choice, check_counts
 
 MatMat = Callable[[Tensor], Tensor]
+
+
+class RowOperator(Protocol):
+    """What :func:`lanczos` uses of a :class:`~curvlab.curvature.CurvatureOperator`."""
+
+    compute_dtype: torch.dtype
+
+    def matmat_rows(self, rows: Tensor) -> Tensor: ...
+
+
 #: Reorthogonalization strategy of :func:`lanczos` (module docstring).
 Reorth = Literal["full", "partial", "none"]
 REORTH: tuple[Reorth, ...] = get_args(Reorth)
@@ -127,24 +137,26 @@ class _OmegaRecurrence:
 
 
 def lanczos(
-    matmat: MatMat,
+    op: RowOperator | MatMat,
     start: Tensor,
     steps: int,
     *,
     reorth: Reorth = "partial",
     return_vectors: bool = False,
     basis_dtype: torch.dtype = torch.float64,
-    product_dtype: torch.dtype = torch.float64,
+    product_dtype: torch.dtype | None = None,
     breakdown_tol: float = 1e-12,
 ) -> LanczosResult:
     """Run ``steps`` Lanczos iterations from each column of ``start`` (P, k), in lock-step.
 
     ``steps`` beyond P are clamped to P: the Krylov space is then the whole space (exact).
 
-    ``matmat`` maps a float64 (P, k') block to A times it, computed in ``product_dtype``
-    (``CurvatureOperator.compute_dtype``). ``reorth`` is the module docstring's; its ε is the
-    unit roundoff of the products or of the basis, whichever is larger: float32 products
-    perturb every step by ~ε₃₂‖A‖, and orthogonality is lost from that level, not from ε₆₄.
+    ``op`` is a :class:`~curvlab.curvature.CurvatureOperator` (its row-layout products are
+    used, and its ``compute_dtype`` is the default ``product_dtype``) or a function mapping a
+    float64 (P, k') block to A times it (``product_dtype`` default float64). ``reorth`` is the
+    module docstring's; its ε is the unit roundoff of the products or of the basis, whichever
+    is larger: float32 products perturb every step by ~ε₃₂‖A‖, and orthogonality is lost from
+    that level, not from ε₆₄.
     The recurrence is float64; the stored basis may be float32 (``basis_dtype``) to halve the
     memory and the traffic of reorthogonalization, at the price of orthogonality ~1e-7 (full) or
     ~√ε₃₂ ≈ 3e-4 (partial) instead of ~1e-15 or ~1e-8.
@@ -161,6 +173,12 @@ def lanczos(
     # Any other dtype would round the basis silently (an integer one to zeros).
     check_choice("basis_dtype", basis_dtype, (torch.float32, torch.float64))
     steps = min(int(steps), dim)
+    if hasattr(op, "matmat_rows"):
+        apply_rows = op.matmat_rows
+        product_dtype = product_dtype or op.compute_dtype
+    else:
+        apply_rows = lambda rows: op(rows.T.contiguous()).T  # noqa: E731
+    product_dtype = product_dtype or torch.float64
     device = start.device
     alpha = torch.zeros(k, steps, dtype=torch.float64, device=device)
     beta = torch.zeros(k, max(steps - 1, 0), dtype=torch.float64, device=device)
@@ -177,15 +195,20 @@ def lanczos(
     q = (start / start.norm(dim=0, keepdim=True)).T.contiguous()  # (k, P)
     q_prev = torch.zeros_like(q)
     b_prev = torch.zeros(k, dtype=torch.float64, device=device)
+    # The steps work in place on (k, P) rows: on a large model each pass over them is memory
+    # traffic of the size of the products' own.
     for j in range(steps):
         if basis is not None:
             basis[:, j] = q
-        idx = active.nonzero().flatten()
-        w = torch.zeros_like(q)
-        w[idx] = matmat(q[idx].T.contiguous()).T  # stopped runs cost nothing
-        a = (q * w).sum(1)
-        alpha[idx, j] = a[idx]
-        w = w - a[:, None] * q - b_prev[:, None] * q_prev
+        if bool(active.all()):
+            w = apply_rows(q).contiguous()
+        else:  # stopped runs cost nothing
+            idx = active.nonzero().flatten()
+            w = torch.zeros_like(q)
+            w[idx] = apply_rows(q[idx].contiguous())
+        a = torch.linalg.vecdot(q, w)
+        alpha[:, j] = torch.where(active, a, alpha[:, j])
+        w.addcmul_(q, a[:, None], value=-1.0).addcmul_(q_prev, b_prev[:, None], value=-1.0)
         if j == steps - 1:
             break
         b = w.norm(dim=1)
@@ -206,7 +229,9 @@ def lanczos(
         if not active.any():
             break
         beta[:, j] = torch.where(active, b, torch.zeros_like(b))
-        q_prev, q = q, torch.where(active[:, None], w / b.clamp_min(1e-300)[:, None], q)
+        # A stopped run keeps its last vector (never used again: it costs no products).
+        w.div_(torch.where(active, b, torch.ones_like(b))[:, None])
+        q_prev, q = q, torch.where(active[:, None], w, q) if not bool(active.all()) else w
         b_prev = beta[:, j]
     vectors = basis if return_vectors else None
     return LanczosResult(alpha, beta, lengths.cpu(), omega.level, projections, vectors)

@@ -87,6 +87,12 @@ class CurvatureOperator:
     def matmat(self, vectors: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def matmat_rows(self, rows: Tensor) -> Tensor:
+        """A applied to each row of ``rows`` (k, P), returned as rows: the layout Lanczos and
+        the trace estimators keep their vectors in (one contiguous vector per row), so a
+        product needs no transposes. Subclasses that compute in rows override it."""
+        return self.matmat(rows.T).T
+
     def __matmul__(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x, device=self.device, dtype=torch.float64)
         if x.ndim == 1:
@@ -130,6 +136,9 @@ class DenseOperator(CurvatureOperator):
 
     def matmat(self, vectors: Tensor) -> Tensor:
         return self.matrix @ vectors
+
+    def matmat_rows(self, rows: Tensor) -> Tensor:
+        return rows @ self.matrix.T
 
     def trace(self) -> float:
         return float(torch.trace(self.matrix))
@@ -371,20 +380,26 @@ class EmpiricalRiskOperator(CurvatureOperator):
     def matmat(self, vectors: Tensor) -> Tensor:
         if vectors.shape[0] != self.dim:
             raise ValueError(f"vectors have {vectors.shape[0]} rows, the operator {self.dim}")
-        out = torch.zeros(vectors.shape, dtype=torch.float64, device=self.device)
+        return self.matmat_rows(vectors.T).T
+
+    def matmat_rows(self, rows: Tensor) -> Tensor:
+        if rows.shape[1] != self.dim:
+            raise ValueError(f"rows have {rows.shape[1]} entries, the operator {self.dim}")
+        out = torch.zeros(rows.shape, dtype=torch.float64, device=self.device)
         with self._model_mode():
-            for start in range(0, vectors.shape[1], self.max_vectors):
-                block = vectors[:, start : start + self.max_vectors].to(self.compute_dtype)
-                tangents = self.space.unflatten(block)
-                calibrate = self.vectorize == "auto" and block.shape[1] > 1
+            for start in range(0, rows.shape[0], self.max_vectors):
+                block = rows[start : start + self.max_vectors].to(self.compute_dtype)
+                tangents = self.space.unflatten_rows(block)
+                calibrate = self.vectorize == "auto" and block.shape[0] > 1
                 for index, (weight, inputs, targets) in enumerate(self._weights()):
                     fn = self._map_for(index, inputs, targets)
                     if calibrate and index == 0:
                         result = self._calibrate(fn, tangents)
                     else:
                         result = self._apply(fn, tangents, self.vectorize is not False)
-                    out[:, start : start + block.shape[1]] += (
-                        weight * self.space.flatten(result, batched=True).double()
+                    # In place, promoting to float64: no temporary of the block's size.
+                    out[start : start + len(block)].add_(
+                        self.space.flatten_rows(result), alpha=weight
                     )
         return out
 
@@ -563,12 +578,12 @@ class EmpiricalFisherOperator(EmpiricalRiskOperator):
             g = per_sample(self.params, inputs[chunk], targets[chunk])
             yield self.space.flatten(g, batched=True).double()
 
-    def matmat(self, vectors: Tensor) -> Tensor:
-        out = torch.zeros(vectors.shape, dtype=torch.float64, device=self.device)
+    def matmat_rows(self, rows: Tensor) -> Tensor:
+        out = torch.zeros(rows.shape, dtype=torch.float64, device=self.device)
         with self._model_mode():
             for inputs, targets in self.batches:
                 for g in self._per_sample_grads(inputs, targets):
-                    out += g @ (g.T @ vectors)
+                    out += (rows @ g) @ g.T
         return out / self.num_data
 
     def per_sample_sq_norms_mean(self) -> float:
@@ -626,9 +641,9 @@ class NoiseCovarianceOperator(EmpiricalFisherOperator):
         )
         self.mean_gradient = self.gradient()
 
-    def matmat(self, vectors: Tensor) -> Tensor:
+    def matmat_rows(self, rows: Tensor) -> Tensor:
         g = self.mean_gradient[:, None]
-        return (super().matmat(vectors) - g @ (g.T @ vectors)) / self.batch_size
+        return (super().matmat_rows(rows) - (rows @ g) @ g.T) / self.batch_size
 
     def noise_strength(self) -> float:
         return self.per_sample_sq_norms_mean() - float(self.mean_gradient @ self.mean_gradient)

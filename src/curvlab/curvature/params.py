@@ -64,6 +64,20 @@ class ParameterSpace:
             n: p.T.reshape(k, *s) for n, p, s in zip(self.names, pieces, self.shapes, strict=True)
         }
 
+    def flatten_rows(self, tensors: dict[str, Tensor]) -> Tensor:
+        """dict of (k, *shape) → (k, P), one vector per row."""
+        return torch.cat([tensors[n].reshape(tensors[n].shape[0], -1) for n in self.names], 1)
+
+    def unflatten_rows(self, rows: Tensor) -> dict[str, Tensor]:
+        """(k, P) → dict of (k, *shape) views (no copy of a contiguous ``rows``)."""
+        if rows.shape[1] != self.dim:
+            raise ValueError(f"rows have {rows.shape[1]} entries, the parameter space {self.dim}")
+        pieces = torch.split(rows, self.sizes, dim=1)
+        k = rows.shape[0]
+        return {
+            n: p.reshape(k, *s) for n, p, s in zip(self.names, pieces, self.shapes, strict=True)
+        }
+
     def values(self, model: nn.Module) -> dict[str, Tensor]:
         """Detached current values of these parameters."""
         params = dict(model.named_parameters())

@@ -108,14 +108,7 @@ def slq(
     """
     check_counts(steps=steps, draws=draws)
     start = rademacher(op.dim, draws, seed, device=op.device)
-    result = lanczos(
-        op.matmat,
-        start,
-        steps,
-        reorth=reorth,
-        basis_dtype=basis_dtype,
-        product_dtype=op.compute_dtype,
-    )
+    result = lanczos(op, start, steps, reorth=reorth, basis_dtype=basis_dtype)
     return Quadrature.from_lanczos(result, op.dim)
 
 

@@ -528,13 +528,7 @@ def _spectrum(op: Any, spec: CurvatureSpec, step: int) -> tuple[Any, Any, float]
         t = time.perf_counter()
         return q, topk(op, spec.top_eigs, steps=spec.topk_steps, seed=_seed(spec, "topk", step)), t
     start = rademacher(op.dim, spec.draws, _seed(spec, "slq", step), device=op.device)
-    run = lanczos(
-        op.matmat,
-        start,
-        spec.lanczos_steps,
-        return_vectors=True,
-        product_dtype=op.compute_dtype,
-    )
+    run = lanczos(op, start, spec.lanczos_steps, return_vectors=True)
     q = Quadrature.from_lanczos(run, op.dim)
     t = time.perf_counter()
     theta, s = run.ritz(0)
