@@ -20,6 +20,7 @@ from curvlab.experiments import ghorbani2019 as gh
 from curvlab.experiments import huh2020 as huh
 from curvlab.experiments import jacot2020 as jac
 from curvlab.experiments import mori2022 as mori
+from curvlab.papers.ghorbani2019 import AFTER_DROP
 from curvlab.papers.huh2020 import METHODS
 from curvlab.plots import common
 
@@ -126,7 +127,15 @@ def jacot_tables(tmp_path) -> dict[str, pd.DataFrame]:
 def ghorbani_tables(tmp_path) -> dict[str, pd.DataFrame]:
     train, curvature = [], []
     for bn, mode in (("none", "none"), ("batch", "batch"), ("population", "frozen")):
-        spec = tiny_spec(gh.TrainSpec, bn=bn, checkpoint_dir=str(tmp_path / bn))
+        # Checkpoints at the drop (20) and AFTER_DROP steps later, for the learning-rate-drop
+        # figure.
+        spec = tiny_spec(
+            gh.TrainSpec,
+            bn=bn,
+            checkpoint_dir=str(tmp_path / bn),
+            steps=20 + AFTER_DROP,
+            checkpoints=[0, 10, 20, 20 + AFTER_DROP],
+        )
         train.append(gh.run_train(spec))
         curvature.append(
             gh.run_curvature(
@@ -134,7 +143,7 @@ def ghorbani_tables(tmp_path) -> dict[str, pd.DataFrame]:
                     gh.CurvatureSpec,
                     bn=bn,
                     checkpoint_dir=spec.checkpoint_dir,
-                    steps=[0, 10, 30],
+                    steps=spec.checkpoints,
                     hessian_modes=[mode],
                     top_eigs=10,
                     ks=[1, 10],

@@ -273,7 +273,12 @@ def build_report(
                 f"{html.escape(fig['caption'])} "
                 f"<a href='{html.escape(pdf)}'>PDF</a> "
                 f"<a class='self' href='#{anchor}' title='link to this figure'>#</a>"
-                "</figcaption></figure>"
+                + (
+                    f"<details><summary>Protocol</summary>{html.escape(fig['protocol'])}</details>"
+                    if fig.get("protocol")
+                    else ""
+                )
+                + "</figcaption></figure>"
             )
         rows = claims[claims["paper"] == paper]
         body.append(f"<h3 id='claims-{paper}'>Claims</h3><p>{html.escape(summary(rows))}.</p>")

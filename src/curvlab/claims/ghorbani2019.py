@@ -861,7 +861,7 @@ def _lr_drop(ctx: _Ctx) -> Claim:
     drops = m.lr_drops(ctx.train)
     nobn = ctx.runs("none")
     have = set(nobn.step)
-    pairs = [(d, d + 50) for d in drops if d in have and d + 50 in have]
+    pairs = m.drop_pairs(drops, have)
     if not pairs:
         return spec.not_run(
             f"no checkpoints at a learning-rate drop and 50 steps after it (drops at "

@@ -25,6 +25,9 @@ import pandas as pd
 
 from curvlab.claims import AtLeast, AtMost, Between, Bound, format_value
 
+# Re-exported: the claims and the figures read every shared definition from this module.
+from curvlab.papers.ghorbani2019 import AFTER_DROP, drop_pairs  # noqa: F401
+
 K = 10  # the headline K of ρ_K: the number of classes
 EARLY = (50, 200)  # the MLP window of the BN claims, as measured: after the outliers form
 NEG_STEP = 400  # the paper's "step 0 vs step 400" (or the largest checkpoint ≤ 400)

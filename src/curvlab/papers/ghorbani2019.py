@@ -250,11 +250,24 @@ def jobs(config: dict[str, Any]) -> list[Job]:
     return train_jobs(config) + curvature_jobs(config) + validation_jobs(config)
 
 
+#: Steps after a learning-rate drop at which the spectrum is compared with the one at the drop.
+AFTER_DROP = 50
+
+
+def drop_pairs(drops: list[int], checkpoints: set[int] | list[int]) -> list[tuple[int, int]]:
+    """(d, d + AFTER_DROP) for every drop d with checkpoints at both steps."""
+    have = set(checkpoints)
+    return [(d, d + AFTER_DROP) for d in drops if d in have and d + AFTER_DROP in have]
+
+
 def figures(config: dict[str, Any]) -> list[str]:
     ids = []
     if validation_jobs(config):
         ids.append("fig1_slq_vs_exact")
     ids += ["fig2_early_density", "fig3_densities_bn", "fig4_gradient_lambda_max", "fig5_loss"]
+    train = config["ghorbani2019"]["train"]
+    if drop_pairs(train["drops"], train["checkpoints"]):
+        ids.append("fig6_lr_drop")
     return ids
 
 

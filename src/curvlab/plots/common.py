@@ -32,11 +32,15 @@ MANIFEST = "figures.json"
 
 @dataclass(frozen=True)
 class FigureRecord:
+    """One figure of the manifest: ``caption`` says what to see (a few lines), ``protocol`` how
+    it was made (scale, data, settings; the report shows it folded)."""
+
     id: str
     title: str
     caption: str
     png: str
     pdf: str
+    protocol: str = ""
 
 
 #: The report's column width (in): figures are drawn at their printed size, so that the font
@@ -135,11 +139,14 @@ def write_manifest(
     payload = {"paper": paper, "title": title, "figures": [asdict(f) for f in figures]}
     write_text_atomic(Path(outdir) / MANIFEST, json.dumps(payload, indent=2, ensure_ascii=False))
     for fig in figures:
-        write_text_atomic(Path(outdir) / f"{fig.id}.rst", rst_caption(fig.title, fig.caption))
+        text = f"{fig.caption} {fig.protocol}".strip()
+        write_text_atomic(Path(outdir) / f"{fig.id}.rst", rst_caption(fig.title, text))
 
 
+#: A caption: one string, or (what to see, the protocol behind it).
+Caption = str | tuple[str, str]
 #: A figure builder: () → (figure, caption), or None when its data were not produced.
-Builder = Callable[[], tuple[plt.Figure, str] | None]
+Builder = Callable[[], tuple[plt.Figure, Caption] | None]
 
 
 def render_figures(
@@ -155,8 +162,9 @@ def render_figures(
         if made is None:
             continue
         fig, caption = made
+        summary, protocol = caption if isinstance(caption, tuple) else (caption, "")
         png, pdf = save_figure(fig, outdir, fig_id)
-        records.append(FigureRecord(fig_id, fig_title, caption, png, pdf))
+        records.append(FigureRecord(fig_id, fig_title, summary, png, pdf, protocol))
     write_manifest(outdir, paper, title, records)
     return records
 
