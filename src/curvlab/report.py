@@ -26,7 +26,7 @@ import pandas as pd
 
 from curvlab import __version__
 from curvlab.claims import summary
-from curvlab.claims.render import counts_html, rows_html
+from curvlab.claims.render import claim_anchor, counts_html, mentioned_claims, rows_html
 from curvlab.config import ConfigError
 from curvlab.io import (
     config_hash,
@@ -263,9 +263,18 @@ def build_report(
         nav.append(f"<a href='#{paper}'>{html.escape(title.split(':')[0])}</a>")
         body = [f"<section id='{paper}'><h2>{html.escape(manifest['title'])}</h2>"]
         body.append(_data_links(paper, tables, out.parent))
+        rows = claims[claims["paper"] == paper]
+        shown_in: dict[str, list[tuple[str, str]]] = {}
         for i, fig in enumerate(manifest["figures"], start=1):
             src, pdf = f"{rel}/{fig['png']}", f"{rel}/{fig['pdf']}"
             anchor = html.escape(f"fig-{paper}-{fig['id']}")
+            named = mentioned_claims(f"{fig['caption']} {fig.get('protocol', '')}", rows.claim_id)
+            for claim_id in named:
+                shown_in.setdefault(claim_id, []).append((f"fig-{paper}-{fig['id']}", f"Fig. {i}"))
+            claim_links = " ".join(
+                f"<a href='#{html.escape(claim_anchor(paper, c))}'><code>{html.escape(c)}</code></a>"
+                for c in named
+            )
             body.append(
                 f"<figure id='{anchor}'><img src='{html.escape(src)}' "
                 f"alt='{html.escape(fig['title'])}'>"
@@ -273,6 +282,7 @@ def build_report(
                 f"{html.escape(fig['caption'])} "
                 f"<a href='{html.escape(pdf)}'>PDF</a> "
                 f"<a class='self' href='#{anchor}' title='link to this figure'>#</a>"
+                + (f" <span class='claim-links'>Claims: {claim_links}</span>" if named else "")
                 + (
                     f"<details><summary>Protocol</summary>{html.escape(fig['protocol'])}</details>"
                     if fig.get("protocol")
@@ -280,9 +290,8 @@ def build_report(
                 )
                 + "</figcaption></figure>"
             )
-        rows = claims[claims["paper"] == paper]
         body.append(f"<h3 id='claims-{paper}'>Claims</h3><p>{html.escape(summary(rows))}.</p>")
-        body.append(rows_html(rows, docs_dir=DOCS_DIR))
+        body.append(rows_html(rows, docs_dir=DOCS_DIR, figures=shown_in))
         body.append("</section>")
         sections.append("\n".join(body))
     scale = ", ".join(sorted(claims["scale"].unique())) if len(claims) else "-"

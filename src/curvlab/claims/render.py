@@ -7,9 +7,11 @@ how its tolerance was calibrated and what a failure would mean.
 
 from __future__ import annotations
 
+import fnmatch
 import html
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -137,10 +139,21 @@ def claim_anchor(paper: str, claim_id: str) -> str:
     return f"claim-{paper}-{claim_id}"
 
 
-def rows_html(rows: pd.DataFrame, docs_dir: str) -> str:
+def mentioned_claims(text: str, claim_ids: Iterable[str]) -> list[str]:
+    """The claim ids a caption names, directly (``neg_mass``) or by a pattern (``bn_*_mlp``,
+    ``population_outliers_*``), in the order of ``claim_ids``."""
+    tokens = {t for t in re.findall(r"[a-z0-9_*]+", text) if "_" in t}
+    return [c for c in claim_ids if any(fnmatch.fnmatchcase(c, t) for t in tokens)]
+
+
+def rows_html(
+    rows: pd.DataFrame, docs_dir: str, figures: Mapping[str, list[tuple[str, str]]] | None = None
+) -> str:
     """One paper's claims, each row with its own anchor and linked to its entry in the rendered
-    documentation page ``<docs_dir>/<paper>.html`` (relative to the report). The table is
-    sortable (click a heading) and filterable (the box above it) by the report's script."""
+    documentation page ``<docs_dir>/<paper>.html`` (relative to the report) and to the figures
+    that show it (``figures``: claim id → [(anchor, label)]). The table is sortable (click a
+    heading) and filterable (the box above it) by the report's script."""
+    figures = figures or {}
     out = [
         '<input class="claims-filter" type="search" placeholder="filter claims: id, words or '
         'verdict" aria-label="filter claims">'
@@ -157,7 +170,12 @@ def rows_html(rows: pd.DataFrame, docs_dir: str) -> str:
             f'<tr id="{anchor}">'
             f'<td><a href="{html.escape(_rendered(row["source"], docs_dir))}">'
             f"<code>{html.escape(row['claim_id'])}</code></a> "
-            f'<a class="self" href="#{anchor}" title="link to this row">#</a></td>'
+            f'<a class="self" href="#{anchor}" title="link to this row">#</a>'
+            + "".join(
+                f' <a class="fig-link" href="#{html.escape(a)}">{html.escape(label)}</a>'
+                for a, label in figures.get(row["claim_id"], [])
+            )
+            + "</td>"
             f"<td>{html.escape(row['description'])}</td>"
             # the raw number, so that sorting by this column is numeric
             f'<td data-sort="{float(row["measured"])!r}">{html.escape(measured_text(row))}</td>'

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from math import ceil
 from pathlib import Path
@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on workers and CI
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -149,19 +150,42 @@ Caption = str | tuple[str, str]
 Builder = Callable[[], tuple[plt.Figure, Caption] | None]
 
 
+def stamp_text(tables: Mapping[str, pd.DataFrame | None], scale: str) -> str:
+    """What every PNG carries in its corner: the code that drew it, the scale and the data sets
+    (read from the runs' provenance; "synthetic" where no run names one)."""
+    from curvlab.io import git_state
+
+    commit, dirty = git_state()
+    code = f"curvlab {commit[:8]}{'+' if dirty else ''}" if commit else "curvlab"
+    names = set()
+    for table in tables.values():
+        runs = {} if table is None else table.attrs.get("provenance", {}).get("aggregate_of", {})
+        for run in runs.values():
+            dataset = (run.get("config") or {}).get("dataset")
+            if isinstance(dataset, str):
+                names.add(dataset)
+    data = ", ".join(sorted(names)) or "synthetic"
+    return f"{code} · {scale} scale · data: {data}"
+
+
 def render_figures(
     outdir: str | os.PathLike[str],
     paper: str,
     title: str,
     builders: Sequence[tuple[str, str, Builder]],
+    stamp: str = "",
 ) -> list[FigureRecord]:
-    """Build, save (PNG + PDF) and list every figure of a paper; skipped builders leave none."""
+    """Build, save (PNG + PDF) and list every figure of a paper; skipped builders leave none.
+    ``stamp`` (:func:`stamp_text`) is written under each figure's lower right corner."""
     records = []
     for fig_id, fig_title, build in builders:
         made = build()
         if made is None:
             continue
         fig, caption = made
+        if stamp:
+            # Just below the figure: the tight bounding box takes it in, and it covers nothing.
+            fig.text(1.0, 0.0, stamp, ha="right", va="top", fontsize=7, color="0.45")
         summary, protocol = caption if isinstance(caption, tuple) else (caption, "")
         png, pdf = save_figure(fig, outdir, fig_id)
         records.append(FigureRecord(fig_id, fig_title, summary, png, pdf, protocol))

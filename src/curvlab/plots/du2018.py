@@ -35,6 +35,7 @@ from curvlab.plots.common import (
     panels,
     render_figures,
     setup_style,
+    stamp_text,
 )
 from curvlab.theory.du import rank1_linear_rate
 
@@ -491,4 +492,4 @@ def make_figures(
         ),
         ("rank1_rate", "Rank-1 factorization: linear rate", lambda: fig_rank1(mf, scale)),
     ]
-    return render_figures(outdir, "du2018", TITLE, builders)
+    return render_figures(outdir, "du2018", TITLE, builders, stamp=stamp_text(tables, scale))

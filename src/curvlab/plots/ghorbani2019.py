@@ -23,7 +23,14 @@ import seaborn as sns
 from curvlab.curvature.slq import density_grid, kernel_variance, smoothed_density
 from curvlab.measures import ghorbani2019 as m
 from curvlab.papers.ghorbani2019 import TITLE
-from curvlab.plots.common import FigureRecord, legend_below, panels, render_figures, setup_style
+from curvlab.plots.common import (
+    FigureRecord,
+    legend_below,
+    panels,
+    render_figures,
+    setup_style,
+    stamp_text,
+)
 
 SIGMA2 = 1e-5
 FLOOR = 1e-7
@@ -240,7 +247,6 @@ def fig_early(curv: pd.DataFrame, setting: str, drops: list[int]) -> tuple[plt.F
         ax.set_title(f"{arch}, no BN")
         ax.set_xlabel(EIGENVALUE)
         ax.set_ylim(FLOOR, None)
-    _share_x(list(axes))
     axes[0].set_ylabel("smoothed density (log)")
     legend_below(fig, ncol=2)
     caption = (
@@ -518,4 +524,4 @@ def make_figures(
             lambda: fig_lr_drop(curv, setting, drops),
         ),
     ]
-    return render_figures(outdir, "ghorbani2019", TITLE, builders)
+    return render_figures(outdir, "ghorbani2019", TITLE, builders, stamp=stamp_text(tables, scale))

@@ -33,6 +33,7 @@ from curvlab.plots.common import (
     panels,
     render_figures,
     setup_style,
+    stamp_text,
 )
 from curvlab.theory import huh
 
@@ -590,4 +591,4 @@ def make_figures(
             lambda: fig_alpha_sweep(runs, scale),
         ),
     ]
-    return render_figures(outdir, "huh2020", TITLE, builders)
+    return render_figures(outdir, "huh2020", TITLE, builders, stamp=stamp_text(tables, scale))

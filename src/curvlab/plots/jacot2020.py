@@ -40,6 +40,7 @@ from curvlab.plots.common import (
     panels,
     render_figures,
     setup_style,
+    stamp_text,
 )
 from curvlab.theory import jacot as theory
 
@@ -579,4 +580,4 @@ def make_figures(
             lambda: fig_corrections(trials, kernels, scale),
         ),
     ]
-    return render_figures(outdir, "jacot2020", TITLE, builders)
+    return render_figures(outdir, "jacot2020", TITLE, builders, stamp=stamp_text(tables, scale))

@@ -22,7 +22,14 @@ import pandas as pd
 
 from curvlab.measures import mori2022 as ms
 from curvlab.papers.mori2022 import TITLE
-from curvlab.plots.common import FigureRecord, legend_below, panels, render_figures, setup_style
+from curvlab.plots.common import (
+    FigureRecord,
+    legend_below,
+    panels,
+    render_figures,
+    setup_style,
+    stamp_text,
+)
 from curvlab.theory import mori
 
 PAPER_DATA = {"fc": "Fashion-MNIST", "cnn": "CIFAR-10", "decoupling": "MNIST"}
@@ -707,4 +714,4 @@ def make_figures(
             lambda: fig_arrhenius(fp, scale),
         ),
     ]
-    return render_figures(outdir, "mori2022", TITLE, builders)
+    return render_figures(outdir, "mori2022", TITLE, builders, stamp=stamp_text(tables, scale))
