@@ -127,6 +127,10 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
         targets = runs.vector(m, seed, "target_sv")[:n_show]
         depth = runs.block(m, seed, "layer_norm").shape[1]
         s0 = runs.constant(m, seed, "s0_random_init")
+        # Each mode's own start, the simulation's s_k at t = 0: one common s₀ would let the
+        # theory learn the small noise modes long before the simulation does.
+        s0_modes = np.maximum(sv.iloc[0][1 : len(targets) + 1].to_numpy(), 1e-12)
+        proj = runs.block(m, seed, "proj_target")
         for k in range(len(targets)):
             color = f"C{k}" if k < rank else "0.6"
             (line,) = ax.plot(t, sv[k + 1].to_numpy()[keep], color=color, lw=1.8)
@@ -141,11 +145,14 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
         if s["alpha"] == 1.0:
             rate = 1.0 if s["structure"] == "full" else float(depth)
             line = ax.plot(
-                t_ode, huh.exponential_map(t_ode, s0, targets, rate), color="k", ls=":", lw=1.0
+                t_ode,
+                huh.exponential_map(t_ode, s0_modes, targets, rate),
+                color="k",
+                ls=":",
+                lw=1.0,
             )[0]
             keys.setdefault(r"closed form $\hat s - (\hat s - s_0)e^{-ct}$ from $t = 0$", line)
             t_c = clip_off_time(runs, m, seed)
-            proj = runs.block(m, seed, "proj_target")
             start = proj[proj.index >= t_c - 1e-12].iloc[0]
             t_after = t_ode[t_ode >= t_c]
             restarted = huh.exponential_map(
@@ -160,14 +167,15 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
             keys.setdefault("last clipped step", line)
         else:
             ode = huh.integrate_balanced(
-                s0, targets, s["alpha"], s["structure"], depth, t_ode, eps=s["eps"]
+                s0_modes, targets, s["alpha"], s["structure"], depth, t_ode, eps=s["eps"]
             )
-            line = ax.plot(t_ode, ode, color="k", ls="--", lw=1.0)[0]
-            keys.setdefault("mode ODE from $s_0$ (numerical)", line)
+            # Solid thin black: a different theory from the dashed restarted closed form.
+            line = ax.plot(t_ode, ode, color="k", ls="-", lw=0.8)[0]
+            keys.setdefault("mode ODE from each mode's $s_k(0)$ (numerical)", line)
         ax.set(
             xscale="log",
             yscale="log",
-            ylim=(max(s0 / 5, 1e-6), 2 * targets[0]),
+            ylim=(max(min(s0, s0_modes.min()) / 5, 1e-6), 2 * targets[0]),
             xlabel=TIME,
             title=rf"{LABELS[m]} ($\alpha = {s['alpha']:g}$, {STRUCTURE[s['structure']]})",
         )
@@ -179,9 +187,9 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
         f"Map singular values s_k(t) of W = W_d⋯W_1 for seed {seed} (colored: the {rank} largest, "
         f"grey: the next {n_show - rank}, which fit the noise in Σ̂ = (1/P)YXᵀ; dotted horizontal "
         "lines: Σ̂'s singular values ŝ_k, the targets), log time axis. Black: the mode theory of "
-        "docs/papers/huh2020.md for balanced modes started at s₀ = (mean squared layer singular "
-        "value)^{d/2} of the random init: numerically integrated ODEs for GD (stage-like, strongest mode "
-        "first, noise modes last) and the square-root rules; for NGD and NGD-d the closed forms "
+        "docs/papers/huh2020.md for balanced modes, each started at its own simulated value "
+        "s_k(0): numerically integrated ODEs for GD (stage-like, strongest mode first, noise modes last) and the "
+        "square-root rules (thin solid); for NGD and NGD-d the closed forms "
         "ŝ − (ŝ − s₀)e^{−ct}, c = 1 and d, from t = 0 (dotted) and restarted at clip-off with the "
         "Euler rate −ln(1 − cη)/η (dashed). [corrected] At σ₀ = 0.1 damping and clipping "
         "delay NGD and NGD-d by a transient (red: last clipped step); afterwards all modes, "
