@@ -330,10 +330,10 @@ def test_auto_vectorize_keeps_the_faster_way(slow, monkeypatch):
     assert rel_err(first, fixed @ block) < 1e-12
 
 
-@pytest.mark.parametrize("k", [2, 3, 10, 40])
+@pytest.mark.parametrize("k", [2, 11, 12, 40])
 def test_auto_vectorize_costs_no_extra_products(k, monkeypatch):
-    """Calibration keeps the products it times: a block of k ≥ 3 vectors over two batches goes
-    through the model exactly 2k times (k < 3: at most 4 extra, once per operator)."""
+    """Calibration keeps the products it times: a block of k ≥ 12 vectors over two batches goes
+    through the model exactly 2k times (k < 12: 2k extra, once per operator)."""
     H = HessianOperator(mlp(), mse, data("mlp"), cache=False, max_vectors=32)
     apply, pushed = H._apply, []
 
@@ -345,7 +345,7 @@ def test_auto_vectorize_costs_no_extra_products(k, monkeypatch):
     block = torch.randn(H.dim, k)
     product = H @ block
     batches, blocks = len(data("mlp")), -(-k // 32)
-    assert sum(pushed) == (k * batches if k >= 3 else k * batches + 2 * k)
+    assert sum(pushed) == (k * batches if k >= 12 else k * batches + 2 * k)
     assert blocks == 1 or H.vectorize in (True, False)
     plain = HessianOperator(mlp(), mse, data("mlp"), cache=False, vectorize=False)
     assert rel_err(product, plain @ block) < 1e-12

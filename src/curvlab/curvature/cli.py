@@ -234,7 +234,12 @@ def run(args: argparse.Namespace) -> None:
         pairs = topk(op, args.k, steps=args.steps, seed=args.seed, **lanczos_options)
         frame = _topk_frame(pairs, args.k)
         schema = CURVATURE_TOPK
-        settings = {"k": args.k, "steps": args.steps, "reorth": args.reorth}
+        settings = {
+            "k": args.k,
+            "steps": args.steps,
+            "reorth": args.reorth,
+            "basis_dtype": args.basis_dtype,
+        }
     wall = time.perf_counter() - start
     record = provenance(
         {

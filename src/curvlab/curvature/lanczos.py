@@ -49,7 +49,7 @@ MatMat = Callable[[Tensor], Tensor]
 class RowOperator(Protocol):
     """What :func:`lanczos` uses of a :class:`~curvlab.curvature.CurvatureOperator`."""
 
-    compute_dtype: torch.dtype
+    product_dtype: torch.dtype
 
     def matmat_rows(self, rows: Tensor) -> Tensor: ...
 
@@ -96,14 +96,18 @@ def rademacher(dim: int, count: int, seed: int, device: torch.device | str = "cp
 class _OmegaRecurrence:
     """Simon's estimate ω_{j,i} ≈ q_jᵀq_i of k lock-step runs, on the CPU in float64.
 
-    ``eps`` is the unit roundoff of the products or of the stored basis, whichever is larger
-    (reorthogonalizing against rounded vectors leaves components of that size).
+    Each step adds an error of about ε‖A‖, with ε the larger unit roundoff of the products
+    (``product_eps``) and of the stored basis (``basis_eps``: a float32 basis rounds every
+    vector the recurrence is checked against); the tests (√ε, ε^{3/4}) use the same ε. Right
+    after reorthogonalization the level is set by the basis alone: ``basis_eps``·√P/2.
     """
 
-    def __init__(self, draws: int, steps: int, dim: int, eps: float) -> None:
-        self.eps = eps
+    def __init__(
+        self, draws: int, steps: int, dim: int, product_eps: float, basis_eps: float
+    ) -> None:
+        self.eps = max(product_eps, basis_eps)
         # Level right after a vector is (re)orthogonalized: ε√P/2 (Larsen's PROPACK).
-        self.floor = eps * math.sqrt(dim) / 2
+        self.floor = basis_eps * math.sqrt(dim) / 2
         self.prev = torch.zeros(draws, steps + 1, dtype=torch.float64)
         self.cur = torch.zeros(draws, steps + 1, dtype=torch.float64)
         self.cur[:, 0] = 1.0
@@ -124,7 +128,9 @@ class _OmegaRecurrence:
             t += torch.where(t >= 0, 1.0, -1.0) * 2 * self.eps * self.norm[:, None]
             # |q_jᵀq_i| ≤ 1: without the clamp the plain recurrence's estimate overflows.
             nxt[:, :j] = (t / b.clamp_min(1e-300)[:, None]).clamp(-1.0, 1.0)
-        nxt[:, j] = self.floor
+        # Against the previous vector the loss is the step's own rounding, ε‖A‖/β_j (Paige).
+        local = self.eps * self.norm / b.clamp_min(1e-300)
+        nxt[:, j] = local.clamp(self.floor, 1.0)
         return nxt
 
     def accept(self, j: int, nxt: Tensor, kept: Tensor) -> None:
@@ -152,8 +158,9 @@ def lanczos(
     ``steps`` beyond P are clamped to P: the Krylov space is then the whole space (exact).
 
     ``op`` is a :class:`~curvlab.curvature.CurvatureOperator` (its row-layout products are
-    used, and its ``compute_dtype`` is the default ``product_dtype``) or a function mapping a
-    float64 (P, k') block to A times it (``product_dtype`` default float64). ``reorth`` is the
+    used, and its ``product_dtype`` is the default here) or a function mapping a float64
+    (P, k') block to A times it (default float64, or the operator's if the function is a bound
+    ``CurvatureOperator.matmat``). An operator must not modify its input. ``reorth`` is the
     module docstring's; its ε is the unit roundoff of the products or of the basis, whichever
     is larger: float32 products perturb every step by ~ε₃₂‖A‖, and orthogonality is lost from
     that level, not from ε₆₄.
@@ -174,11 +181,12 @@ def lanczos(
     check_choice("basis_dtype", basis_dtype, (torch.float32, torch.float64))
     steps = min(int(steps), dim)
     if hasattr(op, "matmat_rows"):
-        apply_rows = op.matmat_rows
-        product_dtype = product_dtype or op.compute_dtype
+        apply_rows, owner = op.matmat_rows, op
     else:
-        apply_rows = lambda rows: op(rows.T.contiguous()).T  # noqa: E731
-    product_dtype = product_dtype or torch.float64
+        # A copy: the function may work in place on its input, which must not be the basis.
+        apply_rows = lambda rows: op(rows.T.clone(memory_format=torch.contiguous_format)).T  # noqa: E731
+        owner = getattr(op, "__self__", None)  # a bound ``CurvatureOperator.matmat``
+    product_dtype = product_dtype or getattr(owner, "product_dtype", None) or torch.float64
     device = start.device
     alpha = torch.zeros(k, steps, dtype=torch.float64, device=device)
     beta = torch.zeros(k, max(steps - 1, 0), dtype=torch.float64, device=device)
@@ -187,8 +195,11 @@ def lanczos(
     # Rows are draws: basis[d, j] is the j-th Lanczos vector of draw d (contiguous per draw).
     basis = torch.zeros(k, steps, dim, dtype=basis_dtype, device=device) if keep_all else None
     active = torch.ones(k, dtype=torch.bool, device=device)
-    eps = max(torch.finfo(basis_dtype).eps, torch.finfo(product_dtype).eps)
-    omega = _OmegaRecurrence(k, steps, dim, eps)
+    omega = _OmegaRecurrence(
+        k, steps, dim, torch.finfo(product_dtype).eps, torch.finfo(basis_dtype).eps
+    )
+    alpha_h = torch.zeros(k, steps, dtype=torch.float64)  # host copies for the ω-recurrence
+    beta_h = torch.zeros(k, max(steps - 1, 0), dtype=torch.float64)
     projections = torch.zeros(k, dtype=torch.long)
     last: dict[int, tuple[bool, list[int]]] = {}  # the previous step's reorthogonalizations
 
@@ -212,7 +223,8 @@ def lanczos(
         if j == steps - 1:
             break
         b = w.norm(dim=1)
-        nxt = omega.next(j, alpha.cpu(), beta.cpu(), b.cpu())
+        alpha_h[:, j] = alpha[:, j].cpu()
+        nxt = omega.next(j, alpha_h, beta_h, b.cpu())
         ranges = _ranges(reorth, nxt[:, : j + 1], active.cpu(), omega.eps, last)
         if ranges:
             _orthogonalize(w, basis, ranges)
@@ -229,6 +241,7 @@ def lanczos(
         if not active.any():
             break
         beta[:, j] = torch.where(active, b, torch.zeros_like(b))
+        beta_h[:, j] = beta[:, j].cpu()
         # A stopped run keeps its last vector (never used again: it costs no products).
         w.div_(torch.where(active, b, torch.ones_like(b))[:, None])
         q_prev, q = q, torch.where(active[:, None], w, q) if not bool(active.all()) else w
@@ -263,7 +276,7 @@ def _ranges(
     |ω_{j+1,i}| > ε^{3/4} (Larsen's η-neighbourhoods: on a Hessian these are mostly the first
     few vectors, where the components of the converged outliers sit); and the step after,
     against its own such i and at least the same ones again, since q_j's own loss of
-    orthogonality leaks into q_{j+2}.
+    orthogonality leaks into q_{j+2}; q_j and q_{j−1} are always in the set.
     """
     if reorth == "none":
         return {}
@@ -276,7 +289,9 @@ def _ranges(
     for d in live.nonzero().flatten().tolist():
         forced = d in last and last[d][0] and not trigger[d]
         if trigger[d] or forced:
-            hits = set(above[d].nonzero().flatten().tolist())
+            # The two latest vectors always: projecting out earlier ones leaks their own
+            # overlap with q_j into it, which the estimate (fixed at the local level) misses.
+            hits = set(above[d].nonzero().flatten().tolist()) | {size - 1, max(size - 2, 0)}
             if forced:
                 hits |= set(last[d][1])
             out[d] = (bool(trigger[d]), sorted(hits))

@@ -72,6 +72,11 @@ class CurvatureOperator:
 
     compute_dtype: torch.dtype = torch.float64
 
+    @property
+    def product_dtype(self) -> torch.dtype:
+        """The precision whose rounding the products carry (Lanczos's orthogonality estimate)."""
+        return self.compute_dtype
+
     def __init__(self, dim: int, device: torch.device | str = "cpu") -> None:
         self.dim = int(dim)
         self.device = torch.device(device)
@@ -349,14 +354,15 @@ class EmpiricalRiskOperator(CurvatureOperator):
         batch's products of the whole block, so that the choice costs no extra products.
 
         The block's vectors are cut into an untimed vmap part (its first call sets vmap up, so it
-        is not representative), a part timed with vmap and one timed with the loop (at most 8
-        vectors each), and the rest, done the chosen way. A block of fewer than 3 vectors is
-        pushed through three times instead (at most 4 extra products, once per operator).
+        is not representative), a part timed with vmap and one timed with the loop (4 to 8
+        vectors each), and the rest, done the chosen way. A block of fewer than 12 vectors is
+        pushed through three times whole instead (at most 22 extra products, once per
+        operator): fewer than 4 vectors a way would time noise, not batching.
         """
         import time
 
         k = next(iter(tangents.values())).shape[0]
-        third = min(k // 3, 8)
+        third = min(k // 3, 8) if k >= 12 else 0
         cuts = [0, third, 2 * third, 3 * third, k] if third else [0, k, k, k, k]
         part = [
             {n: t[cuts[i] : cuts[i + 1]] if third else t for n, t in tangents.items()}
@@ -365,6 +371,8 @@ class EmpiricalRiskOperator(CurvatureOperator):
         results = [self._apply(fn, part[0], True)]
         timings = {}
         for vectorized, tangent in ((True, part[1]), (False, part[2])):
+            if self.device.type == "cuda":  # queued work is not this way's time
+                torch.cuda.synchronize(self.device)
             start = time.perf_counter()
             results.append(self._apply(fn, tangent, vectorized))
             if self.device.type == "cuda":
@@ -585,6 +593,12 @@ class EmpiricalFisherOperator(EmpiricalRiskOperator):
                 for g in self._per_sample_grads(inputs, targets):
                     out += (rows @ g) @ g.T
         return out / self.num_data
+
+    @property
+    def product_dtype(self) -> torch.dtype:
+        # The per-sample gradients may be float32, but the products with them are float64
+        # linear algebra on fixed vectors: a float64 rounding level.
+        return torch.float64
 
     def per_sample_sq_norms_mean(self) -> float:
         """(1/N) Σ_μ ‖g_μ‖² = Tr F, without forming F."""
