@@ -176,7 +176,7 @@ def render_figures(
     stamp: str = "",
 ) -> list[FigureRecord]:
     """Build, save (PNG + PDF) and list every figure of a paper; skipped builders leave none.
-    ``stamp`` (:func:`stamp_text`) is written under each figure's lower right corner."""
+    ``stamp`` (:func:`stamp_text`) is written above each figure's upper right corner."""
     records = []
     for fig_id, fig_title, build in builders:
         made = build()
@@ -184,8 +184,9 @@ def render_figures(
             continue
         fig, caption = made
         if stamp:
-            # Just below the figure: the tight bounding box takes it in, and it covers nothing.
-            fig.text(1.0, 0.0, stamp, ha="right", va="top", fontsize=7, color="0.45")
+            # Just above the figure (legends sit at the bottom): the tight bounding box takes
+            # it in, and it covers nothing.
+            fig.text(1.0, 1.0, stamp, ha="right", va="bottom", fontsize=7, color="0.45")
         summary, protocol = caption if isinstance(caption, tuple) else (caption, "")
         png, pdf = save_figure(fig, outdir, fig_id)
         records.append(FigureRecord(fig_id, fig_title, summary, png, pdf, protocol))

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import AutoMinorLocator
 
 from curvlab.measures.du2018 import (
     DRIFT_SPREAD,
@@ -204,12 +205,16 @@ def fig_ratios(net: pd.DataFrame, scale: str) -> tuple[plt.Figure, str]:
                 lo, hi, color="C2", alpha=0.15, lw=0, label=r"claim band ($\|W_1\|^2/\|W_2\|^2$)"
             )
         low, high = ax.get_ylim()
+        linear = high / max(low, 1e-12) <= 5
         ax.set(
-            yscale="log" if high / max(low, 1e-12) > 5 else "linear",
+            yscale="linear" if linear else "log",
             xlabel="GD iteration $t$",
             ylabel="ratio of squared layer norms",
             title=f"{init} initialization",
         )
+        if linear:  # ratios such as 1.05 and 1.22 must be readable off the axis
+            ax.yaxis.set_minor_locator(AutoMinorLocator(5))
+            ax.grid(which="minor", axis="y", lw=0.3, alpha=0.6)
     legend_below(fig, ncol=2)
     large = sorted(main.loc[main["experiment"] == "large_eta", "eta"].unique())
     caption = (
