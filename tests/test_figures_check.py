@@ -217,9 +217,9 @@ def test_every_figure_fits_the_column_and_reads_cleanly(paper, tables, tmp_path,
     declared: list[str] = []
     found: dict[str, list[str]] = {}
 
-    def render(outdir, paper_key, title, builders):
+    def render(outdir, paper_key, title, builders, **options):
         declared.extend(fig_id for fig_id, _, _ in builders)
-        return common.render_figures(outdir, paper_key, title, builders)
+        return common.render_figures(outdir, paper_key, title, builders, **options)
 
     def check(fig, outdir, fig_id):  # in place of saving: the PNG and PDF are not looked at
         found[fig_id] = problems(fig)

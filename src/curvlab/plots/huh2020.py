@@ -129,7 +129,7 @@ def fig_map_modes(runs: Runs, scale: str, n_show: int = 6) -> tuple[plt.Figure, 
         s0 = runs.constant(m, seed, "s0_random_init")
         # Each mode's own start, the simulation's s_k at t = 0: one common s₀ would let the
         # theory learn the small noise modes long before the simulation does.
-        s0_modes = np.maximum(sv.iloc[0][1 : len(targets) + 1].to_numpy(), 1e-12)
+        s0_modes = np.maximum(sv.iloc[0, : len(targets)].to_numpy(), 1e-12)  # columns 1, 2, …
         proj = runs.block(m, seed, "proj_target")
         for k in range(len(targets)):
             color = f"C{k}" if k < rank else "0.6"
