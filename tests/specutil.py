@@ -238,6 +238,17 @@ TINY: dict[type, dict[str, Any]] = {
 }
 
 
+#: Huh et al.'s five rules and the unclipped NGD variant at toy horizons (runs of ``TrainSpec``).
+HUH_TOY_RUNS = {
+    "gd": dict(structure="full", alpha=0.0, eps=0.0, clip=None, horizon=60.0),
+    "ngd": dict(structure="full", alpha=1.0, eps=1e-5, clip=0.1, horizon=8.0),
+    "ngd_d": dict(structure="block", alpha=1.0, eps=1e-5, clip=0.1, horizon=4.0),
+    "sqrt_ngd": dict(structure="full", alpha=0.5, eps=1e-10, clip=None, horizon=10.0),
+    "sqrt_ngd_d": dict(structure="block", alpha=0.5, eps=1e-10, clip=None, horizon=10.0),
+    "ngd_unclipped": dict(structure="full", alpha=1.0, eps=1e-5, clip=None, horizon=3.0),
+}
+
+
 def tiny_spec(cls: type[S], **overrides: Any) -> S:
     """``cls`` built from its :data:`TINY` values with ``overrides`` on top."""
     return cls(**{**TINY[cls], **overrides})

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from figcheck import problems
-from specutil import tiny_spec
+from specutil import HUH_TOY_RUNS, tiny_spec
 
 from curvlab import registry
 from curvlab.experiments import du2018 as du
@@ -71,12 +71,7 @@ def du_tables() -> dict[str, pd.DataFrame]:
 
 #: The paper's rules and the runs the speed and α-sweep figures add, at toy horizons.
 HUH_RUNS = {
-    "gd": dict(structure="full", alpha=0.0, eps=0.0, clip=None, horizon=60.0),
-    "ngd": dict(structure="full", alpha=1.0, eps=1e-5, clip=0.1, horizon=8.0),
-    "ngd_d": dict(structure="block", alpha=1.0, eps=1e-5, clip=0.1, horizon=4.0),
-    "sqrt_ngd": dict(structure="full", alpha=0.5, eps=1e-10, clip=None, horizon=10.0),
-    "sqrt_ngd_d": dict(structure="block", alpha=0.5, eps=1e-10, clip=None, horizon=10.0),
-    "ngd_unclipped": dict(structure="full", alpha=1.0, eps=1e-5, clip=None, horizon=3.0),
+    **HUH_TOY_RUNS,
     "sweep_block_alpha0.75": dict(structure="block", alpha=0.75, eps=1e-10, clip=None, horizon=8.0),
 }
 

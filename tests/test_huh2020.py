@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from specutil import tiny_spec
+from specutil import HUH_TOY_RUNS, tiny_spec
 
 from curvlab import plugin, registry
 from curvlab.claims import evaluate
@@ -279,12 +279,7 @@ TINY = dict(
     log_points=60,
 )
 TINY_RUNS = {
-    "gd": dict(structure="full", alpha=0.0, eps=0.0, clip=None, horizon=60.0),
-    "ngd": dict(structure="full", alpha=1.0, eps=1e-5, clip=0.1, horizon=8.0),
-    "ngd_d": dict(structure="block", alpha=1.0, eps=1e-5, clip=0.1, horizon=4.0),
-    "sqrt_ngd": dict(structure="full", alpha=0.5, eps=1e-10, clip=None, horizon=10.0),
-    "sqrt_ngd_d": dict(structure="block", alpha=0.5, eps=1e-10, clip=None, horizon=10.0),
-    "ngd_unclipped": dict(structure="full", alpha=1.0, eps=1e-5, clip=None, horizon=3.0),
+    **HUH_TOY_RUNS,
     "ngd_d_unclipped": dict(structure="block", alpha=1.0, eps=1e-5, clip=None, horizon=3.0),
     "ngd_d_undamped": dict(structure="block", alpha=1.0, eps=0.0, clip=0.1, horizon=2.0),
 }

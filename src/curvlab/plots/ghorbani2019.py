@@ -227,7 +227,7 @@ def _primary(curv: pd.DataFrame) -> pd.DataFrame:
     return curv[(curv.hessian_mode == mode) & ~curv["diverged"].astype(bool)]
 
 
-def fig_early(curv: pd.DataFrame, setting: str, drops: list[int]) -> tuple[plt.Figure, str] | None:
+def fig_early(curv: pd.DataFrame, setting: str) -> tuple[plt.Figure, str] | None:
     prim = _primary(curv)
     nobn = prim[(prim.bn == "none") & (prim.seed == prim.seed.min())]
     archs = sorted(nobn.arch.unique())
@@ -264,41 +264,58 @@ def fig_early(curv: pd.DataFrame, setting: str, drops: list[int]) -> tuple[plt.F
     return fig, (caption, protocol)
 
 
+def _bn_grid(curv: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The first seed's primary-mode rows, its architectures (rows of the figure) and BN
+    variants (columns)."""
+    prim = _primary(curv)
+    prim = prim[prim.seed == prim.seed.min()]
+    bns = [b for b in ("none", "batch", "population") if b in set(prim.bn)]
+    return prim, sorted(prim.arch.unique()), bns
+
+
+def _grid_cells(
+    prim: pd.DataFrame, archs: list[str], bns: list[str]
+) -> tuple[plt.Figure, np.ndarray, list[tuple[plt.Axes, pd.DataFrame, str, str]]]:
+    """The figure, its axes as an (architecture × BN variant) array, and per panel its axes,
+    its rows of ``prim``, its architecture and its BN variant."""
+    fig, cells = panels(len(archs) * len(bns), ncols=len(bns))
+    axes = np.reshape(cells, (len(archs), len(bns)))
+    grid = [
+        (axes[r][c], prim[(prim.arch == arch) & (prim.bn == bn)], arch, bn)
+        for r, arch in enumerate(archs)
+        for c, bn in enumerate(bns)
+    ]
+    return fig, axes, grid
+
+
 def fig_through_training(
     curv: pd.DataFrame, setting: str, drops: list[int]
 ) -> tuple[plt.Figure, str] | None:
-    prim = _primary(curv)
-    prim = prim[prim.seed == prim.seed.min()]
-    archs = sorted(prim.arch.unique())
-    bns = [b for b in ("none", "batch", "population") if b in set(prim.bn)]
+    prim, archs, bns = _bn_grid(curv)
     if not archs or not bns:
         return None
     shown = _shown_steps(sorted(prim.step.unique()), drops)
     colors = _step_colors(shown)
     m_steps = _lanczos_steps(curv)
-    fig, cells = panels(len(archs) * len(bns), ncols=len(bns))
-    axes = np.reshape(cells, (len(archs), len(bns)))
-    for r, arch in enumerate(archs):
-        for c, bn in enumerate(bns):
-            ax = axes[r][c]
-            run = prim[(prim.arch == arch) & (prim.bn == bn)]
-            for row, step in enumerate(shown):
-                sel = run[run.step == step]
-                lam_max = _top_eigs(sel, 1)
-                if len(lam_max):
-                    label = f"step {step}"
-                    _draw_density(ax, sel, m_steps, colors[step], label, row, float(lam_max[0]))
-            last = run[run.step == shown[-1]]
-            top = _top_eigs(last, K)
-            # Above the densities' peaks (≤ 1e2): the C − 1 outliers by count, not read off.
-            ax.plot(top[1:K] / top[0], np.full(len(top[1:K]), 1e3), "v",
-                    color=colors[shown[-1]], ms=3.5,
-                    label=f"$\\lambda_2 \\ldots \\lambda_{{{K}}}$, last step")  # fmt: skip
-            ax.set_title(f"{arch}\n{BN_LABEL[bn]}")
-            ax.set_ylim(FLOOR, 1e4)
-            ax.set_xlabel(r"$\lambda / \lambda_\mathrm{max}$ (per checkpoint)")
-        _share_x(list(axes[r]))
-        axes[r][0].set_ylabel("smoothed density (log)")
+    fig, axes, grid = _grid_cells(prim, archs, bns)
+    for ax, run, arch, bn in grid:
+        for row, step in enumerate(shown):
+            sel = run[run.step == step]
+            lam_max = _top_eigs(sel, 1)
+            if len(lam_max):
+                label = f"step {step}"
+                _draw_density(ax, sel, m_steps, colors[step], label, row, float(lam_max[0]))
+        top = _top_eigs(run[run.step == shown[-1]], K)
+        # Above the densities' peaks (≤ 1e2): the C − 1 outliers by count, not read off.
+        ax.plot(top[1:K] / top[0], np.full(len(top[1:K]), 1e3), "v",
+                color=colors[shown[-1]], ms=3.5,
+                label=f"$\\lambda_2 \\ldots \\lambda_{{{K}}}$, last step")  # fmt: skip
+        ax.set_title(f"{arch}\n{BN_LABEL[bn]}")
+        ax.set_ylim(FLOOR, 1e4)
+        ax.set_xlabel(r"$\lambda / \lambda_\mathrm{max}$ (per checkpoint)")
+    for row in axes:
+        _share_x(list(row))
+        row[0].set_ylabel("smoothed density (log)")
     legend_below(fig, ncol=min(len(shown) + 1, 5))
     mlp_note = (
         ""
@@ -321,34 +338,27 @@ def fig_through_training(
 def fig_lr_drop(
     curv: pd.DataFrame, setting: str, drops: list[int]
 ) -> tuple[plt.Figure, str] | None:
-    prim = _primary(curv)
-    prim = prim[prim.seed == prim.seed.min()]
+    prim, archs, bns = _bn_grid(curv)
     pairs = m.drop_pairs(drops, set(prim.step))
-    archs = sorted(prim.arch.unique())
-    bns = [b for b in ("none", "batch", "population") if b in set(prim.bn)]
     if not pairs or not archs or not bns:
         return None
     at, after = pairs[0]
     m_steps = _lanczos_steps(curv)
-    fig, cells = panels(len(archs) * len(bns), ncols=len(bns))
-    axes = np.reshape(cells, (len(archs), len(bns)))
-    for r, arch in enumerate(archs):
-        for c, bn in enumerate(bns):
-            ax = axes[r][c]
-            run = prim[(prim.arch == arch) & (prim.bn == bn)]
-            for row, (step, color, what) in enumerate(
-                ((at, "C0", "at the drop"), (after, "C3", f"{m.AFTER_DROP} steps after"))
-            ):
-                _draw_density(
-                    ax, run[run.step == step], m_steps, color, f"step {step}, {what}", row
-                )
-                top = _top_eigs(run[run.step == step], 1)
-                if len(top):
-                    ax.axvline(top[0], color=color, lw=0.8, ls="--")
-            ax.set_title(f"{arch}\n{BN_LABEL[bn]}")
-            ax.set_ylim(FLOOR, None)
-            ax.set_xlabel(EIGENVALUE)
-        axes[r][0].set_ylabel("smoothed density (log)")
+    fig, axes, grid = _grid_cells(prim, archs, bns)
+    for ax, run, arch, bn in grid:
+        for row, (step, color, what) in enumerate(
+            ((at, "C0", "at the drop"), (after, "C3", f"{m.AFTER_DROP} steps after"))
+        ):
+            sel = run[run.step == step]
+            _draw_density(ax, sel, m_steps, color, f"step {step}, {what}", row)
+            top = _top_eigs(sel, 1)
+            if len(top):
+                ax.axvline(top[0], color=color, lw=0.8, ls="--")
+        ax.set_title(f"{arch}\n{BN_LABEL[bn]}")
+        ax.set_ylim(FLOOR, None)
+        ax.set_xlabel(EIGENVALUE)
+    for row in axes:
+        row[0].set_ylabel("smoothed density (log)")
     legend_below(fig, ncol=2)
     caption = (
         f"The spectrum at the learning-rate drop (step {at}) and "
@@ -505,7 +515,7 @@ def make_figures(
         (
             "fig2_early_density",
             "Density at initialization and early in training",
-            lambda: fig_early(curv, setting, drops),
+            lambda: fig_early(curv, setting),
         ),
         (
             "fig3_densities_bn",
